@@ -1,0 +1,45 @@
+/* Linux x86-64 direct boot (Documentation/arch/x86/boot.rst): bzImage setup
+ * header, boot_params ("zero page"), e820 map, command line, initrd, and
+ * the page tables and GDT for a 64-bit entry. */
+#ifndef ATOLL_LINUX_H
+#define ATOLL_LINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../memory.h"
+
+/* Fixed low-memory layout used for the boot (all below 1 MiB). */
+#define BOOT_GDT_ADDR        0x500
+#define BOOT_ZERO_PAGE_ADDR  0x7000
+#define BOOT_PML4_ADDR       0x9000   /* PML4, PDPT, 4 page directories */
+#define BOOT_CMDLINE_ADDR    0x20000
+#define BOOT_CMDLINE_MAX     0x10000
+#define BOOT_ACPI_ADDR       0xE0000  /* RSDP + tables, reserved in e820 */
+#define BOOT_ACPI_SIZE       0x20000
+#define BOOT_EBDA_START      0x9FC00
+
+#define BOOT_CS 0x10   /* __BOOT_CS */
+#define BOOT_DS 0x18   /* __BOOT_DS */
+
+struct linux_boot {
+	uint64_t entry;         /* 64-bit entry point (RIP) */
+	uint64_t boot_params;   /* RSI */
+	uint64_t cr3;           /* identity map of the first 4 GiB */
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint64_t kernel_addr, kernel_size;
+	uint64_t initrd_addr, initrd_size;
+};
+
+/* Parse the bzImage, place kernel, command line and initrd in guest RAM,
+ * write boot_params (with the e820 map for gm and the RSDP address) and the
+ * page tables.  Returns 0, or -1 with err naming what is wrong with the
+ * image ("not a bzImage", "boot protocol 2.05 too old", "initrd does not
+ * fit below ...", ...). */
+int linux_load(const struct guest_memory *gm, const uint8_t *kernel, size_t klen,
+	       const uint8_t *initrd, size_t ilen, const char *cmdline,
+	       uint64_t rsdp_addr, struct linux_boot *out,
+	       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,83 @@
+/* The domain (VM) description atoll-vmm runs from: a JSON file and/or
+ * command-line flags.  Format documented in docs/vm-config.md. */
+#ifndef ATOLL_CONFIG_H
+#define ATOLL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum lifecycle_action {
+	ACTION_DESTROY,  /* the VMM exits */
+	ACTION_RESTART,  /* the domain is booted again */
+	ACTION_PRESERVE, /* the VMM stays, vCPUs stopped, for inspection */
+};
+
+enum chardev_kind {
+	CHARDEV_NONE,
+	CHARDEV_STDIO,  /* the VMM's stdin/stdout */
+	CHARDEV_PTY,    /* a new pseudo-terminal; its path is logged */
+	CHARDEV_UNIX,   /* a listening unix socket at `path` */
+	CHARDEV_FILE,   /* output appended to `path`, no input */
+};
+
+struct chardev_config {
+	enum chardev_kind kind;
+	char *path;
+};
+
+struct disk_config {
+	char *path;
+	bool readonly;
+	char *serial;    /* up to 20 bytes, shown to the guest; may be NULL */
+};
+
+struct nic_config {
+	char *tap;       /* tap interface name to open (created if missing) */
+	int tap_fd;      /* or an already-open tap fd handed over; -1 if none */
+	uint8_t mac[6];
+	bool has_mac;    /* else a stable MAC is derived from name + index */
+};
+
+struct vm_config {
+	char *name;
+	uint64_t memory_mib;
+	unsigned vcpus;
+	char *kernel;
+	char *initrd;    /* may be NULL */
+	char *cmdline;   /* may be NULL */
+	struct disk_config *disks;
+	size_t n_disks;
+	struct nic_config *nics;
+	size_t n_nics;
+	struct chardev_config serial;   /* 16550A on 0x3F8 */
+	struct chardev_config console;  /* virtio-console; kind NONE = absent */
+	bool rng;                       /* virtio-rng */
+	enum lifecycle_action on_poweroff, on_reboot, on_crash;
+	unsigned shutdown_timeout_s;    /* SIGTERM: power button, then force */
+};
+
+#define VM_MAX_VCPUS 64
+#define VM_MAX_DISKS 16
+#define VM_MAX_NICS 8
+#define VM_MIN_MEMORY_MIB 16
+#define VM_MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
+
+void vm_config_init(struct vm_config *cfg); /* defaults */
+void vm_config_free(struct vm_config *cfg);
+/* Load a JSON description; on error returns -1 and writes a message naming
+ * the offending field into err (size errlen). */
+int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
+			char *err, size_t errlen);
+int vm_config_load_file(struct vm_config *cfg, const char *path,
+			char *err, size_t errlen);
+/* Apply command-line flags (see `atoll-vmm --help`) over cfg.  Returns 0,
+ * 1 if --help was printed, or -1 with err filled. */
+int vm_config_parse_args(struct vm_config *cfg, int argc, char **argv,
+			 char *err, size_t errlen);
+/* Whole-config checks (kernel present, sizes in range...). */
+int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+const char *lifecycle_action_name(enum lifecycle_action a);
+
+#endif

@@ -1,0 +1,72 @@
+/* A virtual machine: KVM VM fd, guest memory, buses, vCPU threads and the
+ * event loop.  Owns the lifecycle (poweroff, reboot, crash, SIGTERM). */
+#ifndef ATOLL_VM_H
+#define ATOLL_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "evloop.h"
+#include "memory.h"
+
+struct pci_host;
+struct vcpu;
+
+/* Why the VM stopped running its vCPUs. */
+enum vm_exit_reason {
+	VM_RUNNING = 0,
+	VM_EXIT_POWEROFF,  /* ACPI S5 */
+	VM_EXIT_REBOOT,    /* reset requested (ACPI reset reg, i8042, CF9) */
+	VM_EXIT_CRASH,     /* triple fault without a reset request, bad exit */
+	VM_EXIT_FORCED,    /* SIGTERM grace period over, or SIGINT/SIGKILL-like */
+	VM_EXIT_ERROR,     /* the VMM itself failed */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	int vcpu_mmap_size;
+	struct guest_memory mem;
+	struct bus io_bus, mmio_bus;
+	struct evloop loop;
+	struct pci_host *pci;
+
+	struct vcpu **vcpus;
+	unsigned n_vcpus;
+
+	/* GSI routing table kept here because KVM_SET_GSI_ROUTING replaces it
+	 * whole. */
+	pthread_mutex_t gsi_lock;
+	struct kvm_irq_routing *routing;
+	uint32_t next_gsi;
+
+	_Atomic int exit_reason;       /* enum vm_exit_reason */
+	int exit_wake_fd;              /* eventfd: a vCPU asks the loop to stop */
+	struct kvm_cpuid2 *cpuid;      /* KVM_GET_SUPPORTED_CPUID */
+	uint32_t crash_vcpu;           /* which vCPU reported the crash */
+	void *acpi_pm;                 /* struct acpi_pm *, for the power button */
+};
+
+/* Create the VM and every device the config names.  err gets a message. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+/* Load the kernel, start vCPUs, run the event loop until the guest stops.
+ * Returns the exit reason. */
+enum vm_exit_reason vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Called from any thread (device, vCPU) to stop the VM for `reason`; the
+ * first reason given wins. */
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
+/* A reset was requested by the guest (i8042 0xFE, ACPI reset register). */
+static inline void vm_request_reset(struct vm *vm) { vm_request_exit(vm, VM_EXIT_REBOOT); }
+
+/* Register an ioeventfd: a guest write of `len` bytes to MMIO `addr`
+ * signals `fd` without leaving the kernel.  `assign` false removes it. */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd, bool assign);
+
+#endif
