@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum lifecycle_action {
@@ -79,5 +80,11 @@ int vm_config_parse_args(struct vm_config *cfg, int argc, char **argv,
 int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 const char *lifecycle_action_name(enum lifecycle_action a);
+
+/* The --help text (also what to show after a usage error). */
+void vm_config_usage(FILE *out, const char *prog);
+/* MAC of NIC `index`: the configured one, else one derived from the domain
+ * name and index (52:54:00:xx:xx:xx, stable across runs). */
+void vm_config_nic_mac(const struct vm_config *cfg, size_t index, uint8_t mac[6]);
 
 #endif

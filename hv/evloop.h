@@ -14,6 +14,7 @@ struct evloop_watch;
 struct evloop {
 	int epfd;
 	volatile bool stop;
+	struct evloop_watch *dead; /* removed during dispatch, freed after it */
 };
 
 int evloop_init(struct evloop *loop);

@@ -17,6 +17,10 @@ struct msi_vector {
 	bool routed;    /* a route is installed for addr/data */
 };
 
+/* Install the default routes (GSI 0-23 to IOAPIC pins, 0-15 to the PIC)
+ * after KVM_CREATE_IRQCHIP. */
+int irq_init(struct vm *vm);
+
 /* Assert (level 1) or deassert a legacy interrupt line (GSI 0-23). */
 int irq_line(struct vm *vm, uint32_t gsi, int level);
 /* Pulse an edge-triggered legacy line. */

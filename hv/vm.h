@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -50,13 +51,14 @@ struct vm {
 	struct kvm_cpuid2 *cpuid;      /* KVM_GET_SUPPORTED_CPUID */
 	uint32_t crash_vcpu;           /* which vCPU reported the crash */
 	void *acpi_pm;                 /* struct acpi_pm *, for the power button */
+	int signal_fd;                 /* SIGTERM/SIGINT/SIGHUP, blocked elsewhere */
 };
 
 /* Create the VM and every device the config names.  err gets a message. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
 /* Load the kernel, start vCPUs, run the event loop until the guest stops.
  * Returns the exit reason. */
-enum vm_exit_reason vm_run(struct vm *vm);
+enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Called from any thread (device, vCPU) to stop the VM for `reason`; the

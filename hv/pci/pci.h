@@ -61,7 +61,8 @@ struct pci_device {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];  /* bits the guest may write */
 	struct pci_bar bars[PCI_NUM_BARS];
-	uint8_t last_cap;       /* for chaining capabilities */
+	uint8_t last_cap;       /* offset of the last capability, 0 if none */
+	uint16_t cap_end;       /* first free byte after the capabilities */
 	struct pci_host *host;
 	void *opaque;
 
@@ -78,7 +79,7 @@ struct pci_device {
 struct pci_host {
 	struct vm *vm;
 	pthread_mutex_t lock;   /* config space accesses and BAR moves */
-	struct pci_device *slots[PCI_MAX_SLOTS];
+	struct pci_device *devs[256];  /* bus 0, indexed by devfn */
 	struct pci_device bridge;     /* 00.0 host bridge */
 	uint32_t cf8;
 	uint64_t mmio32_next, mmio64_next, io_next;
@@ -101,9 +102,9 @@ void pci_device_set_wmask(struct pci_device *dev, uint32_t off, uint32_t len,
 			  uint32_t mask);
 
 int pci_host_init(struct pci_host *host, struct vm *vm);
-/* Plug a device into the next free slot (or `slot` if >= 0), allocate its
- * BARs and map them.  Returns the slot or a negative errno. */
-int pci_host_add(struct pci_host *host, struct pci_device *dev, int slot);
+/* Plug a device into the next free slot (or at `devfn` if >= 0), allocate
+ * its BARs and map them.  Returns the devfn or a negative errno. */
+int pci_host_add(struct pci_host *host, struct pci_device *dev, int devfn);
 
 /* Config accessors (used by the host bridge and by tests). */
 uint32_t pci_cfg_read(struct pci_device *dev, uint32_t off, uint32_t len);
