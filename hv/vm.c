@@ -314,7 +314,8 @@ static int setup_signals(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int start_vcpus(struct vm *vm, const struct linux_boot *boot, char *err, size_t errlen)
+static int start_vcpus(struct vm *vm, int (*setup)(struct vcpu *, void *),
+		       void *opaque, char *err, size_t errlen)
 {
 	vm->n_vcpus = vm->cfg->vcpus;
 	vm->vcpus = calloc(vm->n_vcpus, sizeof(*vm->vcpus));
@@ -323,7 +324,7 @@ static int start_vcpus(struct vm *vm, const struct linux_boot *boot, char *err, 
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		if (!(vm->vcpus[i] = vcpu_create(vm, i, err, errlen)))
 			return -1;
-	int ret = vcpu_setup_linux(vm->vcpus[0], boot);
+	int ret = setup(vm->vcpus[0], opaque);
 	if (ret)
 		return ERR("setting the boot vCPU's registers: %s", strerror(-ret));
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
@@ -342,12 +343,10 @@ static void stop_vcpus(struct vm *vm)
 			vcpu_join(vm->vcpus[i]);
 }
 
-enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
+enum vm_exit_reason vm_run_with(struct vm *vm, int (*setup)(struct vcpu *, void *),
+				void *opaque, char *err, size_t errlen)
 {
-	struct linux_boot boot;
-
-	if (load_kernel(vm, &boot, err, errlen) || setup_signals(vm, err, errlen) ||
-	    start_vcpus(vm, &boot, err, errlen)) {
+	if (setup_signals(vm, err, errlen) || start_vcpus(vm, setup, opaque, err, errlen)) {
 		vm_request_exit(vm, VM_EXIT_ERROR);
 		stop_vcpus(vm);
 		return VM_EXIT_ERROR;
@@ -357,6 +356,20 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "event loop: %s", strerror(-ret));
 	stop_vcpus(vm);
 	return (enum vm_exit_reason)atomic_load(&vm->exit_reason);
+}
+
+static int setup_linux_bsp(struct vcpu *vcpu, void *boot)
+{
+	return vcpu_setup_linux(vcpu, boot);
+}
+
+enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
+{
+	struct linux_boot boot;
+
+	if (load_kernel(vm, &boot, err, errlen))
+		return VM_EXIT_ERROR;
+	return vm_run_with(vm, setup_linux_bsp, &boot, err, errlen);
 }
 
 void vm_destroy(struct vm *vm)

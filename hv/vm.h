@@ -59,6 +59,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 /* Load the kernel, start vCPUs, run the event loop until the guest stops.
  * Returns the exit reason. */
 enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen);
+/* Run with the boot vCPU set up by `setup` instead of a Linux kernel
+ * (tiny test guests, later firmware). */
+enum vm_exit_reason vm_run_with(struct vm *vm, int (*setup)(struct vcpu *, void *),
+				void *opaque, char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Called from any thread (device, vCPU) to stop the VM for `reason`; the
