@@ -598,7 +598,7 @@ static int j_list(JsonNode *n, const char *field, size_t max, const char *what,
 	uint8_t *items = g_malloc0(elem_size * (len ? len : 1));
 	for (size_t i = 0; i < len; i++) {
 		char f[128];
-		JsonObject *obj;
+		JsonObject *obj = NULL;
 		void *item = items + i * elem_size;
 
 		init(item);
@@ -691,7 +691,7 @@ static int j_chardev(struct chardev_config *dst, JsonNode *n, const char *f,
 		return parse_chardev_spec(json_node_get_string(n), f, dst, err, errlen);
 
 	struct chardev_config c = { .kind = CHARDEV_NONE };
-	JsonObject *obj;
+	JsonObject *obj = NULL;
 	char tf[160];
 	int ret = -1;
 
@@ -798,8 +798,12 @@ int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
 		goto out;
 	}
 	if (!json_parser_load_from_data(parser, json, (gssize)len, &gerr)) {
-		fail(err, errlen, "not valid JSON: %s — fix the syntax at that position",
-		     gerr ? gerr->message : "parse error");
+		const char *msg = gerr ? gerr->message : "parse error";
+		/* json-glib names in-memory input "<data>"; the caller adds
+		 * the file name. */
+		if (g_str_has_prefix(msg, "<data>:"))
+			msg += strlen("<data>:");
+		fail(err, errlen, "not valid JSON at line:column %s — fix the syntax there", msg);
 		g_clear_error(&gerr);
 		goto out;
 	}

@@ -10,4 +10,4 @@ scripts/install-deps.sh
 ninja -C build
 echo "atoll: the demo runs inside hwsim (QEMU TCG + nested KVM) because this"
 echo "       host's /dev/kvm cannot boot an unmodified Linux guest."
-exec python3 tests/system/hwsim.py demo --vmm build/hv/atoll-vmm "$@"
+exec python3 tests/system/hwsim.py --vmm build/hv/atoll-vmm demo "$@"

@@ -5,6 +5,7 @@
 #ifndef ATOLL_ACPI_H
 #define ATOLL_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,5 +28,53 @@ size_t acpi_build(const struct acpi_platform *p, uint8_t *buf, size_t len,
 
 /* Checksum byte such that the sum of buf[0..len) is 0 mod 256. */
 uint8_t acpi_checksum(const uint8_t *buf, size_t len);
+
+/* ACPI fixed-hardware registers (the block at ACPI_PM_BASE that the FADT
+ * describes, see devices/platform.h): the register state machine behind
+ * devices/acpi_pm.c, kept free of any VM so it can be tested on its own.
+ * Offsets are relative to ACPI_PM_BASE; accesses of any width and offset
+ * are accepted, bytes outside the block read 0xff and are dropped. */
+#define ACPI_PM1_TMR_STS     (1u << 0)
+#define ACPI_PM1_GBL_STS     (1u << 5)
+#define ACPI_PM1_PWRBTN_STS  (1u << 8)
+#define ACPI_PM1_SLPBTN_STS  (1u << 9)
+#define ACPI_PM1_RTC_STS     (1u << 10)
+#define ACPI_PM1_WAK_STS     (1u << 15)
+#define ACPI_PM1_PWRBTN_EN   (1u << 8)
+#define ACPI_PM1_CNT_SCI_EN  (1u << 0)
+#define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
+#define ACPI_PM1_CNT_SLP_TYP (7u << ACPI_PM1_CNT_SLP_TYP_SHIFT)
+#define ACPI_PM1_CNT_SLP_EN  (1u << 13)
+#define ACPI_PM_TIMER_HZ     3579545u
+
+struct acpi_pm_regs {
+	uint16_t sts;   /* PM1 status, write 1 to clear */
+	uint16_t en;    /* PM1 enable */
+	uint16_t cnt;   /* PM1 control, without the write-only SLP_EN */
+	bool warned_slp_typ;
+};
+
+/* What a register write asks of the VM, as a bit set. */
+enum acpi_pm_action {
+	ACPI_PM_ACT_POWEROFF = 1u << 0,  /* SLP_EN with SLP_TYP = S5 */
+	ACPI_PM_ACT_RESET    = 1u << 1,  /* ACPI_RESET_VALUE to RESET_REG */
+};
+
+void acpi_pm_regs_init(struct acpi_pm_regs *r);
+/* `timer` is the current 24-bit PM timer value. */
+void acpi_pm_regs_read(const struct acpi_pm_regs *r, uint32_t timer,
+		       uint64_t offset, uint8_t *data, uint32_t len);
+/* Returns a set of enum acpi_pm_action. */
+unsigned acpi_pm_regs_write(struct acpi_pm_regs *r, uint64_t offset,
+			    const uint8_t *data, uint32_t len);
+void acpi_pm_regs_power_button(struct acpi_pm_regs *r);
+/* Level of the SCI line: some enabled event is pending. */
+bool acpi_pm_regs_sci(const struct acpi_pm_regs *r);
+/* PM timer value (24 bits at ACPI_PM_TIMER_HZ) after `ns` nanoseconds. */
+uint32_t acpi_pm_timer_ticks(uint64_t ns);
+
+struct vm;
+/* Unregister and free the device acpi_pm_create made (vm->acpi_pm). */
+void acpi_pm_destroy(struct vm *vm);
 
 #endif

@@ -22,6 +22,16 @@
 #define BOOT_CS 0x10   /* __BOOT_CS */
 #define BOOT_DS 0x18   /* __BOOT_DS */
 
+/* The boot GDT: null, null, 64-bit code (BOOT_CS), flat data (BOOT_DS).
+ * vcpu.c builds the hidden segment state to match these descriptors. */
+#define BOOT_GDT_ENTRIES 4
+#define BOOT_GDT_CODE64  0x00af9b000000ffffULL /* P, DPL0, exec/read, L, G */
+#define BOOT_GDT_DATA    0x00cf93000000ffffULL /* P, DPL0, read/write, D/B, G */
+
+/* e820 entry types written into boot_params. */
+#define E820_RAM      1
+#define E820_RESERVED 2
+
 struct linux_boot {
 	uint64_t entry;         /* 64-bit entry point (RIP) */
 	uint64_t boot_params;   /* RSI */

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""hwsim: end-to-end tests of atoll-vmm inside an emulated machine.
+
+The host's /dev/kvm cannot run a full Linux guest, so every system test runs
+one level down: an outer QEMU in pure TCG (-cpu EPYC, which emulates SVM with
+nested paging) boots a small test "dom0" (Debian's kernel + a busybox
+initramfs), dom0 loads the real kvm-amd module, and atoll-vmm runs domUs on
+that /dev/kvm.  A scenario script inside dom0 drives the domUs and prints
+"HWSIM: FAIL: <reason>" lines and a final "HWSIM: RESULT PASS|FAIL"; this
+program streams dom0's serial console to stdout and to a log file and turns
+that into an exit code: 0 pass, 1 fail, 77 skip (the machine cannot run it).
+
+See docs/hwsim.md.  Python 3 standard library only.
+"""
+
+import argparse
+import fcntl
+import gzip
+import io
+import os
+import re
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH_DIR = os.path.join(os.path.dirname(HERE), 'bench')
+SKIP = 77
+KERNEL_PKG_RE = re.compile(r'^linux-image-(6\.1\.0-(\d+))-amd64-unsigned$')
+
+# Modules, by name; their dependencies are found from each .ko's modinfo.
+DOM0_MODULES = ['kvm_amd', 'tun']
+DOMU_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console',
+                'virtio_rng', 'virtio_mmio', 'button', 'evdev']
+
+# QEMU, copied into dom0 as the peer VMM (bench, --vmm qemu); firmware it
+# loads for -M q35 / -M microvm with -kernel.
+QEMU_FIRMWARE = ['/usr/share/seabios/bios-256k.bin',
+                 '/usr/share/qemu/kvmvapic.bin',
+                 '/usr/share/qemu/linuxboot_dma.bin',
+                 '/usr/share/qemu/qboot.rom',
+                 '/usr/share/qemu/bios-microvm.bin']
+
+# Scenarios: name -> (outer vCPUs, seconds the whole dom0 run may take).
+SCENARIOS = {
+    'boot': (1, 240),
+    'smp': (2, 300),
+    'blk': (1, 300),
+    'net': (1, 300),
+    'lifecycle': (1, 600),
+}
+
+
+class Skip(Exception):
+    """The machine cannot run hwsim at all (not a test failure)."""
+
+
+def log(msg):
+    print('hwsim: ' + msg, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Kernel: Debian's standard flavour, fetched with apt and cached.
+
+def cache_dir():
+    d = os.environ.get('ATOLL_HWSIM_CACHE', '/var/cache/atoll-hwsim')
+    try:
+        os.makedirs(d, exist_ok=True)
+        if os.access(d, os.W_OK):
+            return d
+    except OSError:
+        pass
+    alt = os.path.join(os.path.expanduser('~'), '.cache', 'atoll-hwsim')
+    os.makedirs(alt, exist_ok=True)
+    log(f'cache {d} is not writable, using {alt} (set ATOLL_HWSIM_CACHE)')
+    return alt
+
+
+def newest_kernel_package():
+    """Newest linux-image-6.1.0-N-amd64-unsigned apt knows, or None."""
+    try:
+        out = subprocess.run(['apt-cache', 'pkgnames', 'linux-image-6.1.0-'],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    best = None
+    for name in out.split():
+        m = KERNEL_PKG_RE.match(name)
+        if m and (best is None or int(m.group(2)) > best[1]):
+            best = (name, int(m.group(2)), m.group(1) + '-amd64')
+    return best
+
+
+def cached_kernels(cache):
+    found = []
+    for name in os.listdir(cache):
+        m = re.match(r'^kernel-(6\.1\.0-(\d+)-amd64)$', name)
+        if m and os.path.exists(os.path.join(cache, name, 'ok')):
+            found.append((int(m.group(2)), os.path.join(cache, name), m.group(1)))
+    return sorted(found)
+
+
+class Kernel:
+    def __init__(self, root, kver):
+        self.root = root
+        self.kver = kver
+        self.vmlinuz = os.path.join(root, 'boot', 'vmlinuz-' + kver)
+        self.moddir = os.path.join(root, 'lib', 'modules', kver)
+        self._index = None
+
+    def _module_index(self):
+        if self._index is None:
+            self._index = {}
+            for dirpath, _, files in os.walk(os.path.join(self.moddir, 'kernel')):
+                for f in files:
+                    if f.endswith('.ko'):
+                        self._index[f[:-3].replace('-', '_')] = os.path.join(dirpath, f)
+        return self._index
+
+    def builtin(self, name):
+        path = os.path.join(self.moddir, 'modules.builtin')
+        with open(path) as f:
+            return any(os.path.basename(l.strip())[:-3].replace('-', '_') == name
+                       for l in f)
+
+    @staticmethod
+    def _depends(path):
+        with open(path, 'rb') as f:
+            data = f.read()
+        m = re.search(rb'(?:^|\0)depends=([^\0]*)\0', data)
+        if not m or not m.group(1):
+            return []
+        return [d.decode().replace('-', '_') for d in m.group(1).split(b',') if d]
+
+    def resolve(self, names):
+        """Module files for names and their dependencies, in load order."""
+        index = self._module_index()
+        order, seen = [], set()
+
+        def visit(name, chain):
+            name = name.replace('-', '_')
+            if name in seen:
+                return
+            if name in chain:
+                raise RuntimeError('module dependency loop: ' + ' -> '.join(chain + [name]))
+            if name not in index:
+                if self.builtin(name):
+                    seen.add(name)
+                    return
+                raise RuntimeError(f'module {name} not found in {self.moddir}')
+            for dep in self._depends(index[name]):
+                visit(dep, chain + [name])
+            seen.add(name)
+            order.append((name, index[name]))
+
+        for n in names:
+            visit(n, [])
+        return order
+
+
+def get_kernel(offline=False):
+    """Return the newest Debian standard kernel, downloading it if needed."""
+    cache = cache_dir()
+    lock = open(os.path.join(cache, '.lock'), 'w')
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        have = cached_kernels(cache)
+        want = None if offline else newest_kernel_package()
+        if want and (not have or want[1] > have[-1][0]):
+            try:
+                return _download_kernel(cache, want)
+            except (OSError, subprocess.CalledProcessError) as e:
+                if not have:
+                    raise Skip(f'cannot download {want[0]} ({e}) and the cache '
+                               f'{cache} holds no kernel')
+                log(f'download of {want[0]} failed ({e}); using the cached kernel')
+        if have:
+            _, root, kver = have[-1]
+            return Kernel(root, kver)
+        raise Skip('no Debian kernel package linux-image-6.1.0-N-amd64-unsigned is '
+                   'known to apt (run apt-get update, or tests/system/install-deps.sh) '
+                   f'and the cache {cache} is empty')
+    finally:
+        lock.close()
+
+
+def _download_kernel(cache, want):
+    pkg, _, kver = want
+    log(f'downloading {pkg} into {cache} (once; later runs use the cache)')
+    tmp = tempfile.mkdtemp(dir=cache, prefix='dl-')
+    try:
+        subprocess.run(['apt-get', 'download', '-q', '-o', 'APT::Sandbox::User=root', pkg], cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL)
+        debs = [f for f in os.listdir(tmp) if f.endswith('.deb')]
+        if len(debs) != 1:
+            raise OSError(f'apt-get download left {debs} in {tmp}')
+        root = os.path.join(tmp, 'root')
+        subprocess.run(['dpkg-deb', '-x', os.path.join(tmp, debs[0]), root], check=True)
+        k = Kernel(root, kver)
+        if not os.path.exists(k.vmlinuz) or not os.path.isdir(k.moddir):
+            raise OSError(f'{debs[0]} has no {k.vmlinuz} or modules')
+        with open(os.path.join(root, 'ok'), 'w') as f:
+            f.write(debs[0] + '\n')
+        final = os.path.join(cache, 'kernel-' + kver)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(root, final)
+        return Kernel(final, kver)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# initramfs: a newc cpio written directly (no root needed for device nodes).
+
+class Cpio:
+    def __init__(self):
+        self.entries = {}  # path -> (mode, data, rdev)
+
+    def _parents(self, path):
+        parts = path.strip('/').split('/')[:-1]
+        for i in range(1, len(parts) + 1):
+            d = '/'.join(parts[:i])
+            if d not in self.entries:
+                self.entries[d] = (stat.S_IFDIR | 0o755, b'', (0, 0))
+
+    def dir(self, path, mode=0o755):
+        self._parents(path + '/x')
+
+    def data(self, path, data, mode=0o644):
+        path = path.strip('/')
+        self._parents(path)
+        if isinstance(data, str):
+            data = data.encode()
+        self.entries[path] = (stat.S_IFREG | mode, data, (0, 0))
+
+    def file(self, path, src, mode=None):
+        with open(src, 'rb') as f:
+            data = f.read()
+        if mode is None:
+            mode = 0o755 if os.stat(src).st_mode & 0o111 else 0o644
+        self.data(path, data, mode)
+
+    def symlink(self, path, target):
+        path = path.strip('/')
+        self._parents(path)
+        self.entries[path] = (stat.S_IFLNK | 0o777, target.encode(), (0, 0))
+
+    def chardev(self, path, major, minor, mode=0o600):
+        path = path.strip('/')
+        self._parents(path)
+        self.entries[path] = (stat.S_IFCHR | mode, b'', (major, minor))
+
+    def binary(self, path, src):
+        """An ELF program plus every shared library ldd names for it."""
+        self.file(path, src, 0o755)
+        out = subprocess.run(['ldd', src], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            m = re.match(r'\s*(?:\S+ => )?(/\S+) \(0x', line)
+            if m and m.group(1) not in ('', None):
+                lib = m.group(1)
+                if lib.strip('/') not in self.entries:
+                    self.file(lib, os.path.realpath(lib), 0o755)
+
+    def tree(self, dst, src):
+        for dirpath, _, files in os.walk(src):
+            rel = os.path.relpath(dirpath, src)
+            for f in files:
+                self.file(os.path.normpath(os.path.join(dst, rel, f)),
+                          os.path.join(dirpath, f))
+
+    def pack(self):
+        out = io.BytesIO()
+        ino = 1
+        for path in sorted(self.entries):
+            mode, data, (rmaj, rmin) = self.entries[path]
+            self._entry(out, ino, path, mode, data, rmaj, rmin)
+            ino += 1
+        self._entry(out, 0, 'TRAILER!!!', 0, b'', 0, 0)
+        return gzip.compress(out.getvalue(), compresslevel=6, mtime=0)
+
+    @staticmethod
+    def _entry(out, ino, name, mode, data, rmaj, rmin):
+        nameb = name.encode() + b'\0'
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rmaj, rmin, len(nameb), 0]
+        hdr = b'070701' + b''.join(b'%08X' % v for v in fields)
+        out.write(hdr + nameb)
+        out.write(b'\0' * (-(len(hdr) + len(nameb)) % 4))
+        out.write(data)
+        out.write(b'\0' * (-len(data) % 4))
+
+
+def find_busybox():
+    for p in ('/bin/busybox', '/usr/bin/busybox'):
+        if os.path.exists(p):
+            out = subprocess.run(['file', '-L', p], capture_output=True, text=True).stdout \
+                if shutil.which('file') else ''
+            if 'dynamically' in out:
+                continue
+            return p
+    raise Skip('busybox-static is not installed (run tests/system/install-deps.sh)')
+
+
+def base_initramfs(kernel, modules, busybox):
+    c = Cpio()
+    for d in ('bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp',
+              'run', 'etc', 'root', 'mnt'):
+        c.dir(d)
+    c.chardev('dev/console', 5, 1)
+    c.chardev('dev/null', 1, 3, 0o666)
+    c.file('bin/busybox', busybox, 0o755)
+    c.symlink('bin/sh', 'busybox')
+    names = []
+    for name, path in kernel.resolve(modules):
+        c.file(f'lib/modules/hwsim/{name}.ko', path, 0o644)
+        names.append(name)
+    c.data('etc/hwsim/modules', '\n'.join(names) + '\n')
+    c.data('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n')
+    c.data('etc/group', 'root:x:0:\n')
+    return c
+
+
+def build_domu(kernel, busybox):
+    c = base_initramfs(kernel, DOMU_MODULES, busybox)
+    c.file('init', os.path.join(HERE, 'domu', 'init'), 0o755)
+    return c.pack()
+
+
+def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=()):
+    c = base_initramfs(kernel, DOM0_MODULES, busybox)
+    c.file('init', os.path.join(HERE, 'dom0', 'init'), 0o755)
+    c.file('hwsim/lib.sh', os.path.join(HERE, 'dom0', 'lib.sh'), 0o644)
+    c.file('hwsim/qemu-atoll', os.path.join(HERE, 'dom0', 'qemu-atoll'), 0o755)
+    c.tree('hwsim/scenarios', os.path.join(HERE, 'scenarios'))
+    c.file('hwsim/bench.sh', os.path.join(BENCH_DIR, 'bench-dom0.sh'), 0o755)
+    c.file('boot/vmlinuz', kernel.vmlinuz, 0o644)
+    c.data('boot/domu.cpio.gz', build_domu(kernel, busybox))
+    if vmm:
+        c.binary('usr/local/bin/atoll-vmm', vmm)
+    if with_qemu:
+        qemu = shutil.which('qemu-system-x86_64')
+        c.binary('usr/bin/qemu-system-x86_64', qemu)
+        for fw in QEMU_FIRMWARE:
+            if os.path.exists(fw):
+                c.file(fw, os.path.realpath(fw), 0o644)
+    for dst, data in extra_files:
+        c.data(dst, data)
+    return c.pack()
+
+
+# --------------------------------------------------------------------------
+# Running the outer machine.
+
+def outer_qemu():
+    q = shutil.which('qemu-system-x86_64')
+    if not q:
+        raise Skip('qemu-system-x86_64 is not installed (run tests/system/install-deps.sh)')
+    return q
+
+
+def qemu_argv(kernel_path, initrd_path, append, smp, mem=2048, extra=()):
+    return [outer_qemu(), '-accel', 'tcg', '-cpu', 'EPYC', '-smp', str(smp),
+            '-m', str(mem), '-M', 'pc', '-nodefaults', '-no-user-config',
+            '-display', 'none', '-no-reboot',
+            '-kernel', kernel_path, '-initrd', initrd_path,
+            '-append', append] + list(extra)
+
+
+FEATURE_WARN = re.compile(r"TCG doesn't support requested feature")
+
+
+def run_outer(argv, logfile, timeout, on_line=None):
+    """Run the outer QEMU with its serial on a pipe, tee to logfile+stdout.
+
+    Returns (exit status or None on timeout, list of serial lines)."""
+    lines = []
+    start = time.monotonic()
+    with open(logfile, 'w') as lf:
+        lf.write('# ' + ' '.join(argv) + '\n')
+        proc = subprocess.Popen(argv + ['-serial', 'stdio'], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buf = b''
+        timed_out = False
+        while True:
+            left = timeout - (time.monotonic() - start)
+            if left <= 0:
+                timed_out = True
+                break
+            if not sel.select(min(left, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b'\n' in buf:
+                raw, buf = buf.split(b'\n', 1)
+                line = raw.decode('utf-8', 'replace').rstrip('\r')
+                if FEATURE_WARN.search(line):
+                    continue
+                stamp = f'[{time.monotonic() - start:7.2f}] '
+                lf.write(stamp + line + '\n')
+                lf.flush()
+                print(stamp + line, flush=True)
+                lines.append(line)
+                if on_line:
+                    on_line(line)
+        if timed_out:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            lf.write(f'# TIMEOUT after {timeout} s\n')
+            return None, lines
+        rc = proc.wait()
+        lf.write(f'# outer QEMU exited {rc} after {time.monotonic() - start:.1f} s\n')
+        return rc, lines
+
+
+def default_logdir():
+    # Meson runs tests with the build dir as cwd; keep logs there.
+    return os.environ.get('ATOLL_HWSIM_LOGDIR',
+                          os.path.join(os.getcwd(), 'hwsim-logs'))
+
+
+def prepare(args, with_qemu, extra_files=()):
+    """Build dom0's initramfs into a temp dir; returns (kernel, initrd path, tmpdir)."""
+    vmm = None
+    if args.vmm and args.vmm != 'qemu':
+        vmm = os.path.abspath(args.vmm)
+        if not os.access(vmm, os.X_OK):
+            raise RuntimeError(f'atoll-vmm binary {vmm} does not exist or is not executable')
+    outer_qemu()
+    busybox = find_busybox()
+    kernel = get_kernel(offline=args.offline)
+    t0 = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix='hwsim-')
+    initrd = os.path.join(tmp, 'dom0.cpio.gz')
+    with open(initrd, 'wb') as f:
+        f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files))
+    log(f'kernel {kernel.kver}; dom0 initramfs {os.path.getsize(initrd) >> 20} MiB '
+        f'built in {time.monotonic() - t0:.1f} s')
+    return kernel, initrd, tmp
+
+
+def dom0_append(scenario, args, extra=''):
+    vmm = 'qemu' if args.vmm == 'qemu' else 'atoll'
+    return (f'console=ttyS0 panic=-1 quiet hwsim.scenario={scenario} '
+            f'hwsim.vmm={vmm} {extra}').strip()
+
+
+def cmd_run(args):
+    if args.scenario not in SCENARIOS:
+        raise RuntimeError(f'unknown scenario {args.scenario}; known: {", ".join(SCENARIOS)}')
+    smp, timeout = SCENARIOS[args.scenario]
+    timeout = args.timeout or timeout
+    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu')
+    try:
+        logdir = args.logdir or default_logdir()
+        os.makedirs(logdir, exist_ok=True)
+        logfile = os.path.join(logdir, f'{args.scenario}.log')
+        log(f'scenario {args.scenario}: booting dom0 (TCG, {smp} vCPU), '
+            f'timeout {timeout} s, log {logfile}')
+        argv = qemu_argv(kernel.vmlinuz, initrd, dom0_append(args.scenario, args), smp)
+        t0 = time.monotonic()
+        rc, lines = run_outer(argv, logfile, timeout)
+        took = time.monotonic() - t0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    fails = [l.split('HWSIM: FAIL:', 1)[1].strip() for l in lines if 'HWSIM: FAIL:' in l]
+    passed = any(l.strip().endswith('HWSIM: RESULT PASS') for l in lines)
+    if rc is None:
+        fails.append(f'timed out after {timeout} s (see {logfile})')
+    elif not passed and not fails:
+        fails.append(f'dom0 stopped (outer QEMU exit {rc}) without a result; see {logfile}')
+    if fails or not passed:
+        log(f'scenario {args.scenario}: FAIL after {took:.0f} s')
+        for f in fails:
+            log('  FAIL: ' + f)
+        return 1
+    log(f'scenario {args.scenario}: PASS in {took:.0f} s')
+    return 0
+
+
+def cmd_demo(args):
+    print('*** hwsim demo: atoll-vmm runs inside an emulated machine (QEMU TCG with\n'
+          '*** nested SVM), because this host\'s /dev/kvm cannot run a full Linux guest.\n'
+          '*** Expect it to be slow.  The demo domU\'s serial console follows; in it,\n'
+          '*** `poweroff` ends the domU and the demo.  Ctrl-A x quits QEMU at any time.\n',
+          flush=True)
+    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu')
+    try:
+        argv = qemu_argv(kernel.vmlinuz, initrd,
+                         dom0_append('demo', args, f'hwsim.vcpus={args.vcpus}'), 1)
+        argv += ['-serial', 'mon:stdio']
+        return subprocess.call(argv)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_domu_check(args):
+    """Boot the domU initramfs directly under TCG with QEMU's virtio devices:
+    checks the domU side of a step without any nested VMM."""
+    outer_qemu()
+    kernel = get_kernel(offline=args.offline)
+    tmp = tempfile.mkdtemp(prefix='hwsim-domu-')
+    try:
+        initrd = os.path.join(tmp, 'domu.cpio.gz')
+        with open(initrd, 'wb') as f:
+            f.write(build_domu(kernel, find_busybox()))
+        extra = []
+        for i, spec in enumerate(args.disk or []):
+            ro = ',readonly=on' if spec.endswith(':ro') else ''
+            spec = spec[:-3] if ro else spec
+            extra += ['-drive', f'file={spec},if=none,id=d{i},format=raw{ro}',
+                      '-device', f'virtio-blk-pci,drive=d{i},serial=hwsim{i}']
+        if args.rng:
+            extra += ['-device', 'virtio-rng-pci']
+        mon = os.path.join(tmp, 'mon.sock')
+        extra += ['-monitor', f'unix:{mon},server=on,wait=off']
+        argv = qemu_argv(kernel.vmlinuz, initrd,
+                         f'console=ttyS0 quiet atoll.step={args.step}', args.vcpus,
+                         mem=256, extra=extra)
+
+        def on_line(line):
+            # --powerdown-on REGEX: press the ACPI power button when the
+            # domU prints REGEX (checks the domU's power-button handling).
+            if args.powerdown_on and re.search(args.powerdown_on, line):
+                import socket
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(mon)
+                s.sendall(b'system_powerdown\n')
+                time.sleep(0.2)
+                s.close()
+                log('pressed the ACPI power button (system_powerdown)')
+        rc, lines = run_outer(argv, os.path.join(tmp, 'serial.log'),
+                              args.timeout or 120, on_line)
+        return 0 if rc == 0 else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_bench(args):
+    sys.path.insert(0, BENCH_DIR)
+    import bench  # tests/bench/bench.py
+    return bench.main(args, sys.modules[__name__])
+
+
+def main():
+    p = argparse.ArgumentParser(description='atoll hwsim: system tests under QEMU TCG')
+    p.add_argument('--vmm', help='path to atoll-vmm, or "qemu" to run the '
+                   'scenarios with QEMU as the nested VMM (harness self-check)')
+    p.add_argument('--offline', action='store_true',
+                   help='do not ask apt for a newer kernel; use the cache')
+    p.add_argument('--logdir', help='where serial logs go (default ./hwsim-logs)')
+    p.add_argument('--timeout', type=int, help='override the run timeout, seconds')
+    sub = p.add_subparsers(dest='cmd', required=True)
+    r = sub.add_parser('run', help='run one scenario')
+    r.add_argument('scenario', help='|'.join(SCENARIOS))
+    d = sub.add_parser('demo', help='interactive demo domU')
+    d.add_argument('--vcpus', type=int, default=1)
+    c = sub.add_parser('domu-check', help='boot the domU initramfs directly (no nested VMM)')
+    c.add_argument('step')
+    c.add_argument('--disk', action='append')
+    c.add_argument('--vcpus', type=int, default=1)
+    c.add_argument('--rng', action='store_true')
+    c.add_argument('--powerdown-on', metavar='REGEX',
+                   help='send the ACPI power button when a line matches')
+    b = sub.add_parser('bench', help='boot time and memory overhead, atoll-vmm vs QEMU')
+    b.add_argument('--runs', type=int, default=3, help='domU boots per VMM')
+    b.add_argument('--only', help='comma list of: atoll,microvm,q35')
+    sub.add_parser('kernel', help='fetch/cached kernel; print its path')
+    args = p.parse_args()
+    try:
+        if args.cmd == 'run':
+            if not args.vmm:
+                raise RuntimeError('--vmm PATH (or --vmm qemu) is required')
+            return cmd_run(args)
+        if args.cmd == 'demo':
+            if not args.vmm:
+                raise RuntimeError('--vmm PATH is required')
+            return cmd_demo(args)
+        if args.cmd == 'domu-check':
+            return cmd_domu_check(args)
+        if args.cmd == 'bench':
+            return cmd_bench(args)
+        if args.cmd == 'kernel':
+            k = get_kernel(offline=args.offline)
+            print(k.vmlinuz)
+            return 0
+    except Skip as e:
+        print(f'hwsim: SKIP: {e}', flush=True)
+        return SKIP
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+        print(f'hwsim: ERROR: {e}', flush=True)
+        return 1
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,398 @@
+/* virtio-console: the bounded input buffer between the character backend
+ * and the guest's receive buffers, and transmit chain handling. */
+#include <errno.h>
+#include <glib.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "memory.h"
+#include "pci/pci.h"
+#include "virtio/console.h"
+#include "virtio/virtio.h"
+#include "vm.h"
+
+#define RAM_SIZE (1u << 20)
+
+static struct guest_memory gm;
+static void *ram;
+static struct console_inbuf inbuf;
+static struct virtq_elem elem;
+
+static void setup(void)
+{
+	g_free(ram);
+	ram = g_malloc0(RAM_SIZE);
+	guest_memory_wrap(&gm, ram, RAM_SIZE);
+	console_inbuf_init(&inbuf);
+	memset(&elem, 0, sizeof(elem));
+}
+
+static void elem_add(uint64_t gpa, uint32_t len, bool writable)
+{
+	void *p = guest_ptr(&gm, gpa, len);
+
+	g_assert_nonnull(p);
+	elem.iov[elem.n_out + elem.n_in].iov_base = p;
+	elem.iov[elem.n_out + elem.n_in].iov_len = len;
+	if (writable) {
+		elem.n_in++;
+		elem.in_len += len;
+	} else {
+		g_assert_cmpuint(elem.n_in, ==, 0);
+		elem.n_out++;
+		elem.out_len += len;
+	}
+}
+
+static uint8_t *gpa(uint64_t a)
+{
+	return guest_ptr(&gm, a, 1);
+}
+
+static void test_put_take_in_order(void)
+{
+	setup();
+	g_assert_cmpuint(console_inbuf_put(&inbuf, (const uint8_t *)"hello ", 6), ==, 6);
+	g_assert_cmpuint(console_inbuf_put(&inbuf, (const uint8_t *)"world", 5), ==, 5);
+	g_assert_cmpuint(inbuf.len, ==, 11);
+
+	/* Two small guest buffers: bytes spread across them, in order. */
+	elem_add(0x1000, 4, true);
+	elem_add(0x2000, 3, true);
+	g_assert_cmpuint(console_inbuf_to_elem(&inbuf, &elem), ==, 7);
+	g_assert_cmpmem(gpa(0x1000), 4, "hell", 4);
+	g_assert_cmpmem(gpa(0x2000), 3, "o w", 3);
+	g_assert_cmpuint(inbuf.len, ==, 4);
+
+	memset(&elem, 0, sizeof(elem));
+	elem_add(0x3000, 100, true);
+	memset(gpa(0x3000), 0xcc, 100);
+	g_assert_cmpuint(console_inbuf_to_elem(&inbuf, &elem), ==, 4);
+	g_assert_cmpmem(gpa(0x3000), 4, "orld", 4);
+	g_assert_cmpuint(gpa(0x3000)[4], ==, 0xcc);
+	g_assert_cmpuint(inbuf.len, ==, 0);
+	g_assert_cmpuint(console_inbuf_to_elem(&inbuf, &elem), ==, 0);
+}
+
+static void test_wraparound(void)
+{
+	uint8_t chunk[3000], out[3000];
+	uint8_t next_in = 0, next_out = 0;
+
+	setup();
+	elem_add(0x10000, sizeof(out), true);
+	/* Push ~40 KiB through the 8 KiB ring in uneven pieces. */
+	for (int round = 0; round < 15; round++) {
+		size_t n = 1000 + (size_t)round * 131;
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = next_in++;
+		g_assert_cmpuint(console_inbuf_put(&inbuf, chunk, n), ==, n);
+		while (inbuf.len > 1500) {
+			size_t got = console_inbuf_to_elem(&inbuf, &elem);
+
+			g_assert_cmpuint(got, >, 0);
+			for (size_t i = 0; i < got; i++)
+				g_assert_cmpuint(gpa(0x10000)[i], ==, next_out++);
+		}
+	}
+	g_assert_cmpuint(inbuf.dropped, ==, 0);
+}
+
+static void test_bounded(void)
+{
+	static uint8_t big[CONSOLE_INBUF_SIZE + 100];
+
+	setup();
+	memset(big, 'x', sizeof(big));
+	g_assert_cmpuint(console_inbuf_put(&inbuf, big, CONSOLE_INBUF_SIZE - 10), ==,
+			 CONSOLE_INBUF_SIZE - 10);
+	g_assert_cmpuint(console_inbuf_put(&inbuf, big, 100), ==, 10);
+	g_assert_cmpuint(inbuf.len, ==, CONSOLE_INBUF_SIZE);
+	g_assert_cmpuint(inbuf.dropped, ==, 90);
+	g_assert_cmpuint(console_inbuf_put(&inbuf, big, 5), ==, 0);
+	g_assert_cmpuint(inbuf.dropped, ==, 95);
+	/* The pause mark leaves room for the chunk that crosses it. */
+	g_assert_cmpuint(CONSOLE_INBUF_PAUSE, <, CONSOLE_INBUF_SIZE);
+	g_assert_cmpuint(CONSOLE_INBUF_RESUME, <, CONSOLE_INBUF_PAUSE);
+}
+
+static void test_to_elem_ignores_readable(void)
+{
+	setup();
+	console_inbuf_put(&inbuf, (const uint8_t *)"abc", 3);
+	memset(gpa(0x1000), 0x11, 16);
+	elem_add(0x1000, 16, false);
+	elem_add(0x2000, 2, true);
+	g_assert_cmpuint(console_inbuf_to_elem(&inbuf, &elem), ==, 2);
+	g_assert_cmpuint(gpa(0x1000)[0], ==, 0x11);     /* never written */
+	g_assert_cmpmem(gpa(0x2000), 2, "ab", 2);
+}
+
+struct sink {
+	GString *s;
+	int calls;
+};
+
+static void sink_out(void *opaque, const void *buf, size_t len)
+{
+	struct sink *k = opaque;
+
+	g_string_append_len(k->s, buf, (gssize)len);
+	k->calls++;
+}
+
+static void test_tx_chain(void)
+{
+	struct sink k = { g_string_new(NULL), 0 };
+	const char *why = NULL;
+
+	setup();
+	memcpy(gpa(0x1000), "Linux ", 6);
+	memcpy(gpa(0x2000), "version", 7);
+	elem_add(0x1000, 6, false);
+	elem_add(0x1800, 0, false);
+	elem_add(0x2000, 7, false);
+	g_assert_cmpint(console_tx_chain(&elem, sink_out, &k, &why), ==, 0);
+	g_assert_cmpstr(k.s->str, ==, "Linux version");
+	g_assert_cmpint(k.calls, ==, 2);                /* empty buffer skipped */
+
+	memset(&elem, 0, sizeof(elem));
+	g_string_truncate(k.s, 0);
+	elem_add(0x1000, 6, false);
+	elem_add(0x3000, 8, true);
+	g_assert_cmpint(console_tx_chain(&elem, sink_out, &k, &why), ==, -1);
+	g_assert_nonnull(strstr(why, "writable"));
+	g_assert_cmpuint(k.s->len, ==, 0);              /* nothing emitted */
+	g_string_free(k.s, TRUE);
+}
+
+
+/* ---- the whole device on a unix-socket backend, driven like hvc0 --------- */
+
+static struct vm dvm;
+static struct virtio_device *cdev;
+
+#define RXQ_DESC  0x10000
+#define RXQ_AVAIL 0x11000
+#define RXQ_USED  0x12000
+#define TXQ_DESC  0x20000
+#define TXQ_AVAIL 0x21000
+#define TXQ_USED  0x22000
+#define DQSZ      16
+#define RXBUF     0x100000
+#define RXBUF_LEN 512
+
+static void d_mmio_write(uint64_t off, uint32_t len, uint64_t v)
+{
+	uint8_t d[8];
+
+	bus_data_set(d, len, v);
+	bus_access(&dvm.mmio_bus, cdev->pci.bars[0].addr + off, d, len, true);
+}
+
+static uint64_t d_mmio_read(uint64_t off, uint32_t len)
+{
+	uint8_t d[8];
+
+	bus_access(&dvm.mmio_bus, cdev->pci.bars[0].addr + off, d, len, false);
+	return bus_data_get(d, len);
+}
+
+static void d_queue(uint16_t q, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	d_mmio_write(0x16, 2, q);
+	d_mmio_write(0x18, 2, DQSZ);
+	d_mmio_write(0x20, 4, desc);
+	d_mmio_write(0x24, 4, 0);
+	d_mmio_write(0x28, 4, avail);
+	d_mmio_write(0x2c, 4, 0);
+	d_mmio_write(0x30, 4, used);
+	d_mmio_write(0x34, 4, 0);
+	d_mmio_write(0x1c, 2, 1);
+}
+
+static void d_post(uint64_t desc, uint64_t avail, uint16_t id, uint64_t addr,
+		   uint32_t len, uint16_t flags)
+{
+	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags };
+	uint16_t idx;
+
+	g_assert_cmpint(guest_write(&dvm.mem, desc + 16u * id, &d, sizeof(d)), ==, 0);
+	g_assert_cmpint(guest_read(&dvm.mem, avail + 2, &idx, 2), ==, 0);
+	g_assert_cmpint(guest_write(&dvm.mem, avail + 4 + 2u * (idx % DQSZ), &id, 2), ==, 0);
+	idx++;
+	g_assert_cmpint(guest_write(&dvm.mem, avail + 2, &idx, 2), ==, 0);
+}
+
+static uint16_t d_used_idx(uint64_t used)
+{
+	uint16_t idx = 0;
+
+	g_assert_cmpint(guest_read(&dvm.mem, used + 2, &idx, 2), ==, 0);
+	return idx;
+}
+
+static void d_stop(void *opaque, uint32_t events)
+{
+	(void)events;
+	evloop_stop(opaque);
+}
+
+static void d_pump(unsigned ms)
+{
+	struct evloop_watch *t = evloop_timer(&dvm.loop, ms, false, d_stop, &dvm.loop);
+
+	g_assert_nonnull(t);
+	dvm.loop.stop = false;
+	evloop_run(&dvm.loop);
+	evloop_remove(&dvm.loop, t);
+}
+
+static int d_setup(char *sock_path, size_t len)
+{
+	struct chardev_config cc = { .kind = CHARDEV_UNIX };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int client;
+
+	memset(&dvm, 0, sizeof(dvm));
+	dvm.kvm_fd = dvm.vm_fd = -1;
+	bus_init(&dvm.io_bus, "io");
+	bus_init(&dvm.mmio_bus, "mmio");
+	g_assert_cmpint(evloop_init(&dvm.loop), ==, 0);
+	g_assert_cmpint(guest_memory_init(&dvm.mem, 16 << 20), ==, 0);
+	dvm.pci = g_new0(struct pci_host, 1);
+	g_assert_cmpint(pci_host_init(dvm.pci, &dvm), ==, 0);
+
+	snprintf(sock_path, len, "%s/atoll-con-%d.sock", g_get_tmp_dir(), (int)getpid());
+	cc.path = sock_path;
+	g_assert_cmpint(virtio_console_create(&dvm, &cc), ==, 0);
+	cdev = (struct virtio_device *)dvm.pci->devs[1 << 3];
+	g_assert_nonnull(cdev);
+	g_assert_cmphex(cdev->pci.cfg[2] | cdev->pci.cfg[3] << 8, ==, 0x1043);
+
+	client = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	d_pump(20);     /* accept */
+	return client;
+}
+
+static void d_driver_up(void)
+{
+	memset(guest_ptr(&dvm.mem, RXQ_DESC, 0x20000), 0, 0x20000);
+	d_mmio_write(0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	d_mmio_write(0x08, 4, 1);
+	d_mmio_write(0x0c, 4, 1);                           /* VERSION_1 */
+	d_mmio_write(0x14, 1, 0xb);
+	g_assert_cmphex(d_mmio_read(0x14, 1) & VIRTIO_STATUS_FEATURES_OK, ==, 8);
+	d_queue(0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
+	d_queue(1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
+	d_mmio_write(0x14, 1, 0xf);
+	g_assert_false(cdev->broken);
+}
+
+static void test_device(void)
+{
+	static uint8_t typed[20000], seen[20000];
+	const char hello[] = "Linux version 6.1 on hvc0\n";
+	char path[108], got[64];
+	size_t sent = 0, nseen = 0;
+	uint16_t used_seen = 0;
+	int client;
+	ssize_t n = 0;
+
+	client = d_setup(path, sizeof(path));
+	d_driver_up();
+	g_assert_cmpuint(d_mmio_read(0x2000, 4), ==, 0);    /* no F_SIZE etc. */
+
+	/* Output: the guest's transmitq reaches the socket client. */
+	memcpy(guest_ptr(&dvm.mem, 0x300000, sizeof(hello)), hello, sizeof(hello) - 1);
+	d_post(TXQ_DESC, TXQ_AVAIL, 0, 0x300000, sizeof(hello) - 1, 0);
+	d_mmio_write(0x3000 + 4, 2, 1);
+	d_pump(20);
+	g_assert_cmpuint(d_used_idx(TXQ_USED), ==, 1);
+	for (int i = 0; i < 50 && n <= 0; i++) {
+		struct pollfd p = { .fd = client, .events = POLLIN };
+
+		poll(&p, 1, 20);
+		n = recv(client, got, sizeof(got), MSG_DONTWAIT);
+	}
+	g_assert_cmpint(n, ==, (ssize_t)sizeof(hello) - 1);
+	g_assert_cmpmem(got, (size_t)n, hello, sizeof(hello) - 1);
+
+	/* Input: far more than the buffer holds is typed while the guest has
+	 * no receive buffers; the backend is paused instead of input being
+	 * dropped, and everything arrives in order once buffers come. */
+	for (size_t i = 0; i < sizeof(typed); i++)
+		typed[i] = (uint8_t)(i * 13 + i / 256);
+	for (int i = 0; i < 40 && sent < sizeof(typed); i++) {
+		n = send(client, typed + sent, sizeof(typed) - sent, MSG_DONTWAIT);
+		if (n > 0)
+			sent += (size_t)n;
+		d_pump(5);
+	}
+	d_pump(50);
+	g_assert_cmpuint(d_used_idx(RXQ_USED), ==, 0);
+
+	for (uint16_t id = 0; id < DQSZ; id++)
+		d_post(RXQ_DESC, RXQ_AVAIL, id, RXBUF + RXBUF_LEN * id, RXBUF_LEN,
+		       VIRTQ_DESC_F_WRITE);
+	d_mmio_write(0x3000, 2, 0);
+	for (int i = 0; i < 500 && nseen < sizeof(typed); i++) {
+		if (sent < sizeof(typed)) {
+			n = send(client, typed + sent, sizeof(typed) - sent, MSG_DONTWAIT);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		d_pump(5);
+		while (used_seen != d_used_idx(RXQ_USED)) {
+			uint32_t e[2];
+
+			guest_read(&dvm.mem, RXQ_USED + 4 + 8u * (used_seen % DQSZ), e, 8);
+			g_assert_cmpuint(e[0], <, DQSZ);
+			g_assert_cmpuint(e[1], <=, RXBUF_LEN);
+			g_assert_cmpuint(nseen + e[1], <=, sizeof(seen));
+			memcpy(seen + nseen, guest_ptr(&dvm.mem, RXBUF + RXBUF_LEN * e[0], e[1]), e[1]);
+			nseen += e[1];
+			used_seen++;
+			/* The driver recycles the buffer. */
+			d_post(RXQ_DESC, RXQ_AVAIL, (uint16_t)e[0], RXBUF + RXBUF_LEN * e[0],
+			       RXBUF_LEN, VIRTQ_DESC_F_WRITE);
+			d_mmio_write(0x3000, 2, 0);
+		}
+	}
+	g_assert_cmpuint(sent, ==, sizeof(typed));
+	g_assert_cmpuint(nseen, ==, sizeof(typed));
+	g_assert_cmpmem(seen, nseen, typed, sizeof(typed));
+
+	/* After a reset, a receive chain with a device-readable buffer breaks
+	 * the device. */
+	d_mmio_write(0x14, 1, 0);
+	d_driver_up();
+	d_post(RXQ_DESC, RXQ_AVAIL, 0, RXBUF, 16, 0);
+	d_mmio_write(0x3000, 2, 0);
+	g_assert_cmpint(send(client, "x", 1, 0), ==, 1);
+	d_pump(50);
+	g_assert_true(cdev->broken);
+	g_assert_cmpuint(d_used_idx(RXQ_USED), ==, 0);
+	close(client);
+	unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/virtio_console/inbuf/put_take_in_order", test_put_take_in_order);
+	g_test_add_func("/virtio_console/inbuf/wraparound", test_wraparound);
+	g_test_add_func("/virtio_console/inbuf/bounded", test_bounded);
+	g_test_add_func("/virtio_console/inbuf/ignores_readable", test_to_elem_ignores_readable);
+	g_test_add_func("/virtio_console/tx/chain", test_tx_chain);
+	g_test_add_func("/virtio_console/device", test_device);
+	return g_test_run();
+}
