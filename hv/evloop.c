@@ -24,8 +24,11 @@ int evloop_init(struct evloop *loop)
 	return loop->epfd < 0 ? -errno : 0;
 }
 
+static void free_dead(struct evloop *loop);
+
 void evloop_destroy(struct evloop *loop)
 {
+	free_dead(loop);
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	loop->epfd = -1;
