@@ -438,7 +438,7 @@ static int walk_object(JsonObject *obj, const char *prefix,
 static int m_name(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || check_name(s, f, err, errlen) < 0)
 		return -1;
 	set_str(&cfg->name, s);
@@ -448,7 +448,7 @@ static int m_name(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 static int m_memory(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
-	uint64_t v;
+	uint64_t v = 0;
 	if (j_uint(n, f, &v, err, errlen) < 0 || check_memory(v, f, err, errlen) < 0)
 		return -1;
 	cfg->memory_mib = v;
@@ -458,7 +458,7 @@ static int m_memory(void *t, JsonNode *n, const char *f, char *err, size_t errle
 static int m_vcpus(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
-	uint64_t v;
+	uint64_t v = 0;
 	if (j_uint(n, f, &v, err, errlen) < 0 || check_vcpus(v, f, err, errlen) < 0)
 		return -1;
 	cfg->vcpus = (unsigned)v;
@@ -467,7 +467,7 @@ static int m_vcpus(void *t, JsonNode *n, const char *f, char *err, size_t errlen
 
 static int m_path_field(char **dst, JsonNode *n, const char *f, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || check_path(s, f, err, errlen) < 0)
 		return -1;
 	set_str(dst, s);
@@ -487,7 +487,7 @@ static int m_initrd(void *t, JsonNode *n, const char *f, char *err, size_t errle
 static int m_cmdline(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || check_cmdline(s, f, err, errlen) < 0)
 		return -1;
 	set_str(&cfg->cmdline, s);
@@ -506,7 +506,7 @@ static int d_readonly(void *t, JsonNode *n, const char *f, char *err, size_t err
 
 static int d_serial(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || check_disk_serial(s, f, err, errlen) < 0)
 		return -1;
 	set_str(&((struct disk_config *)t)->serial, s);
@@ -519,7 +519,7 @@ static const struct member disk_members[] = {
 
 static int n_tap(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || check_tap_name(s, f, err, errlen) < 0)
 		return -1;
 	set_str(&((struct nic_config *)t)->tap, s);
@@ -528,7 +528,7 @@ static int n_tap(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 
 static int n_fd(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	if (j_uint(n, f, &v, err, errlen) < 0)
 		return -1;
 	if (v > INT32_MAX)
@@ -540,7 +540,7 @@ static int n_fd(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 static int n_mac(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	struct nic_config *nic = t;
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0 || parse_mac(s, f, nic->mac, err, errlen) < 0)
 		return -1;
 	nic->has_mac = true;
@@ -666,7 +666,7 @@ static int m_nics(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 
 static int c_type(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0)
 		return -1;
 	if (chardev_kind_from_name(s, strlen(s), &((struct chardev_config *)t)->kind) < 0)
@@ -737,7 +737,7 @@ static int m_rng(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 static int m_action(enum lifecycle_action *dst, JsonNode *n, const char *f,
 		    char *err, size_t errlen)
 {
-	const char *s;
+	const char *s = NULL;
 	if (j_string(n, f, &s, err, errlen) < 0)
 		return -1;
 	return parse_action(s, f, dst, err, errlen);
@@ -761,7 +761,7 @@ static int m_on_crash(void *t, JsonNode *n, const char *f, char *err, size_t err
 static int m_timeout(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
-	uint64_t v;
+	uint64_t v = 0;
 	if (j_uint(n, f, &v, err, errlen) < 0 || check_timeout(v, f, err, errlen) < 0)
 		return -1;
 	cfg->shutdown_timeout_s = (unsigned)v;
@@ -1019,7 +1019,7 @@ static int parse_net_flag(const char *spec, struct nic_config *n, char *err, siz
 	split_kv(spec, kvs);
 	for (guint i = 0; i < kvs->len; i++) {
 		const struct kv *kv = &g_array_index(kvs, struct kv, i);
-		uint64_t fd;
+		uint64_t fd = 0;
 		if (!strcmp(kv->key, "tap")) {
 			if (kv_need_value(kv, "--net", err, errlen) < 0 ||
 			    check_tap_name(kv->val, "--net tap", err, errlen) < 0)
@@ -1117,7 +1117,7 @@ static int add_nic(struct vm_config *cfg, struct list_state *ls, const char *arg
 static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		      const char *arg, char *err, size_t errlen)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	switch (opt) {
 	case OPT_NAME:
@@ -1179,16 +1179,17 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 	return fail(err, errlen, "internal error: unhandled option %d", opt);
 }
 
+/* main() follows every error with a pointer to --help, so these don't. */
 static int getopt_error(int opt, int argc, char **argv, char *err, size_t errlen)
 {
 	/* optind already points past the offending word. */
 	const char *word = optind - 1 < argc && optind >= 1 ? argv[optind - 1] : "?";
 
 	if (opt == ':')
-		return fail(err, errlen, "%s needs a value — see %s --help", word, argv[0]);
+		return fail(err, errlen, "%s needs a value", word);
 	if (optopt && optopt < 256)
-		return fail(err, errlen, "unknown option -%c — see %s --help", optopt, argv[0]);
-	return fail(err, errlen, "unknown option %s — see %s --help", word, argv[0]);
+		return fail(err, errlen, "unknown option -%c", optopt);
+	return fail(err, errlen, "unknown option %s (or an ambiguous abbreviation)", word);
 }
 
 /* Which argv word names the config file, found before the other flags are
@@ -1215,8 +1216,8 @@ static int find_config_path(int argc, char **argv, const char **path,
 		}
 	}
 	if (optind < argc)
-		return fail(err, errlen, "unexpected argument \"%s\" — options start with --; see %s --help",
-			    argv[optind], argv[0]);
+		return fail(err, errlen, "unexpected argument \"%s\" — every setting is a --flag, e.g. --kernel PATH",
+			    argv[optind]);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "boot/acpi.h"
+#include "boot/kernel_image.h"
 #include "boot/linux.h"
 #include "devices/platform.h"
 #include "irq.h"
@@ -259,10 +260,24 @@ static int load_kernel(struct vm *vm, struct linux_boot *boot, char *err, size_t
 		munmap(kernel, klen);
 		return -1;
 	}
-	/* The RSDP sits first in the ACPI blob. */
-	int ret = linux_load(&vm->mem, kernel, klen, initrd, ilen,
-			     cfg->cmdline ? cfg->cmdline : "", BOOT_ACPI_ADDR,
-			     boot, err, errlen);
+	/* Decompressing the kernel here (once; later boots hit the cache)
+	 * spares the guest its own decompressor.  The RSDP sits first in the
+	 * ACPI blob. */
+	struct kernel_elf elf;
+	int ret = kernel_image_vmlinux(cfg->kernel, kernel, klen, NULL, true, &elf,
+				       err, errlen);
+	if (ret == 0) {
+		log_debug("kernel: booting its vmlinux directly (%s)",
+			  elf.from_cache ? "from the cache" : "decompressed now");
+		ret = linux_load_vmlinux(&vm->mem, kernel, klen, elf.data, elf.len,
+					 initrd, ilen, cfg->cmdline ? cfg->cmdline : "",
+					 BOOT_ACPI_ADDR, boot, err, errlen);
+		kernel_elf_release(&elf);
+	} else if (ret == 1) {
+		ret = linux_load(&vm->mem, kernel, klen, initrd, ilen,
+				 cfg->cmdline ? cfg->cmdline : "", BOOT_ACPI_ADDR,
+				 boot, err, errlen);
+	}
 	munmap(kernel, klen);
 	if (initrd)
 		munmap(initrd, ilen);

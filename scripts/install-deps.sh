@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   libglib2.0-dev libjson-glib-dev libseccomp-dev
+  liblzma-dev zlib1g-dev libzstd-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -83,6 +83,7 @@ struct chardev {
 	uint64_t dropped;
 	bool dropping;      /* in a drop episode: warned already */
 	bool out_failed;    /* a write error was reported already */
+	struct chardev *next_open;   /* registry, for the exit-time flush */
 };
 
 /* ---- terminal mode for stdio -------------------------------------------- */
@@ -156,6 +157,64 @@ static int tty_make_raw(void)
 		return -errno;
 	}
 	return 0;
+}
+
+/* ---- flushing at exit ------------------------------------------------------ */
+
+/* The VMM may exit() right after the guest powers off, while the writer
+ * threads still hold its last words ("reboot: Power down", test markers):
+ * give them a moment, and remove our socket files. */
+#define EXIT_FLUSH_MS 1000
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chardev *registry;
+
+static void remove_socket_file(struct chardev *ch);
+
+static void flush_at_exit(void)
+{
+	int waited = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct chardev *ch = registry; ch; ch = ch->next_open) {
+		for (;;) {
+			pthread_mutex_lock(&ch->lock);
+			bool empty = ch->count == 0 || !ch->writer_started;
+			pthread_mutex_unlock(&ch->lock);
+			if (empty || waited >= EXIT_FLUSH_MS)
+				break;
+			usleep(1000);
+			waited++;
+		}
+		remove_socket_file(ch);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_add(struct chardev *ch)
+{
+	static bool hooked;
+
+	pthread_mutex_lock(&registry_lock);
+	if (!hooked) {
+		atexit(flush_at_exit);
+		hooked = true;
+	}
+	ch->next_open = registry;
+	registry = ch;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct chardev *ch)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (struct chardev **p = &registry; *p; p = &(*p)->next_open) {
+		if (*p == ch) {
+			*p = ch->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -668,6 +727,7 @@ struct chardev *chardev_open(struct evloop *loop, const struct chardev_config *c
 		chardev_close(ch);
 		return NULL;
 	}
+	registry_add(ch);
 	return ch;
 }
 
@@ -717,6 +777,7 @@ void chardev_close(struct chardev *ch)
 {
 	if (!ch)
 		return;
+	registry_remove(ch);
 	remove_watch(ch, &ch->in_watch);
 	remove_watch(ch, &ch->listen_watch);
 	remove_watch(ch, &ch->kick_watch);

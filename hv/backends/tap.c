@@ -195,10 +195,27 @@ static bool hdr_plain(const struct virtio_net_hdr_v1 *h)
 	       h->gso_type == VIRTIO_NET_HDR_GSO_NONE;
 }
 
+static const char *tx_error(int e)
+{
+	switch (e) {
+	case EIO:
+		return "the tap interface is down (`ip link set <tap> up` brings it up)";
+	case EAGAIN:
+	case ENOBUFS:
+		return "the tap's queue is full";
+	case EBADFD:
+		return "the tap interface was removed";
+	case EINVAL:
+		return "the kernel rejected the frame's virtio-net header";
+	default:
+		return "writing to the tap failed";
+	}
+}
+
 enum net_xfer net_tx_chain(int fd, const struct virtq_elem *elem,
 			   uint32_t *frame_len, const char **why)
 {
-	struct virtio_net_hdr_v1 hdr;
+	struct virtio_net_hdr_v1 hdr = { 0 };
 	uint64_t total;
 	ssize_t n;
 
@@ -226,7 +243,7 @@ enum net_xfer net_tx_chain(int fd, const struct virtq_elem *elem,
 	}
 	n = writev(fd, elem->iov, elem->n_out);
 	if (n < 0) {
-		*why = "the tap refused the frame";
+		*why = tx_error(errno);
 		return NET_XFER_DROPPED;
 	}
 	*frame_len = (uint32_t)(total - VIRTIO_NET_HDR_LEN);
@@ -239,7 +256,7 @@ enum net_xfer net_rx_chain(int fd, const struct virtq_elem *elem,
 {
 	struct iovec iov[VIRTQ_MAX_CHAIN + 1];
 	const struct iovec *in = elem->iov + elem->n_out;
-	struct virtio_net_hdr_v1 hdr;
+	struct virtio_net_hdr_v1 hdr = { 0 };
 	uint64_t room;
 	ssize_t n;
 

@@ -764,6 +764,17 @@ static bool platform_ok(const struct acpi_platform *p)
 			  (unsigned long long)p->mmio32_size);
 		return false;
 	}
+	if (p->mmio64_size && p->mmio64_size - 1 > UINT64_MAX - p->mmio64_base) {
+		log_error("ACPI: 64-bit PCI window 0x%llx+0x%llx wraps around",
+			  (unsigned long long)p->mmio64_base,
+			  (unsigned long long)p->mmio64_size);
+		return false;
+	}
+	if (ecam_size(p) - 1 > UINT64_MAX - p->ecam_base) {
+		log_error("ACPI: ECAM at 0x%llx for buses 0-%u wraps around",
+			  (unsigned long long)p->ecam_base, p->ecam_bus_end);
+		return false;
+	}
 	return true;
 }
 

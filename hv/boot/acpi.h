@@ -74,6 +74,9 @@ bool acpi_pm_regs_sci(const struct acpi_pm_regs *r);
 uint32_t acpi_pm_timer_ticks(uint64_t ns);
 
 struct vm;
+/* Back to power-on state (status and enables clear, SCI low), for a
+ * reboot that keeps the VM.  Any thread, not from a signal handler. */
+void acpi_pm_reset(struct vm *vm);
 /* Unregister and free the device acpi_pm_create made (vm->acpi_pm). */
 void acpi_pm_destroy(struct vm *vm);
 

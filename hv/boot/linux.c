@@ -7,11 +7,16 @@
  * 64-bit arithmetic so nothing can wrap. */
 #include "linux.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Setup header fields, as offsets into the bzImage and the zero page. */
 #define HDR_START            0x1f1
@@ -351,7 +356,7 @@ int linux_load(const struct guest_memory *gm, const uint8_t *kernel, size_t klen
 	       char *err, size_t errlen)
 {
 	struct bzimage bz;
-	uint64_t kaddr, kend, iaddr = 0;
+	uint64_t kaddr = 0, kend = 0, iaddr = 0;
 	size_t cmdlen;
 	uint8_t zp[ZP_SIZE];
 
@@ -386,4 +391,157 @@ int linux_load(const struct guest_memory *gm, const uint8_t *kernel, size_t klen
 	out->initrd_addr = iaddr;
 	out->initrd_size = ilen;
 	return 0;
+}
+
+/* ---- direct vmlinux entry ---------------------------------------------- */
+
+#define ELF_HDR_SIZE   64
+#define ELF_PHDR_SIZE  56
+#define ELF_MAX_PHDRS  64
+#define EM_X86_64      62
+#define PT_LOAD        1
+
+/* Load the PT_LOAD segments of a vmlinux at their physical addresses.
+ * Every header field is checked against the image and guest RAM. */
+static int load_elf(const struct guest_memory *gm, const uint8_t *e, size_t len,
+		    uint64_t *lo, uint64_t *hi, uint64_t *entry,
+		    char *err, size_t errlen)
+{
+	if (len < ELF_HDR_SIZE || memcmp(e, "\x7f" "ELF", 4) || e[4] != 2 || e[5] != 1 ||
+	    rd16(e + 18) != EM_X86_64)
+		return fail(err, errlen, "kernel: the decompressed payload is not an x86-64 ELF vmlinux");
+	uint64_t phoff = rd64(e + 32);
+	uint16_t phentsize = rd16(e + 54), phnum = rd16(e + 56);
+	if (phentsize != ELF_PHDR_SIZE || phnum == 0 || phnum > ELF_MAX_PHDRS ||
+	    phoff > len || (uint64_t)phnum * ELF_PHDR_SIZE > len - phoff)
+		return fail(err, errlen, "kernel: vmlinux program headers are corrupt");
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (uint16_t i = 0; i < phnum; i++) {
+		const uint8_t *ph = e + phoff + (uint64_t)i * ELF_PHDR_SIZE;
+		if (rd32(ph) != PT_LOAD)
+			continue;
+		uint64_t off = rd64(ph + 8), paddr = rd64(ph + 24);
+		uint64_t filesz = rd64(ph + 32), memsz = rd64(ph + 40);
+		if (off > len || filesz > len - off || filesz > memsz || paddr < KERNEL_MIN_ADDR)
+			return fail(err, errlen, "kernel: vmlinux segment %u is corrupt", i);
+		uint8_t *dst = guest_ptr(gm, paddr, memsz);
+		if (!dst || paddr + memsz > gm->low_size)
+			return fail(err, errlen, "kernel: vmlinux needs RAM up to 0x%" PRIx64 ", the domain has %.0f MiB below 3 GiB — give the domain more memory",
+				    paddr + memsz, to_mib(gm->low_size));
+		memcpy(dst, e + off, filesz);
+		memset(dst + filesz, 0, memsz - filesz);
+		if (paddr < *lo)
+			*lo = paddr;
+		if (paddr + memsz > *hi)
+			*hi = paddr + memsz;
+	}
+	*entry = rd64(e + 24);
+	if (*hi == 0 || *entry < *lo || *entry >= *hi)
+		return fail(err, errlen, "kernel: vmlinux has no loadable segment holding its entry point");
+	return 0;
+}
+
+int linux_load_vmlinux(const struct guest_memory *gm, const uint8_t *kernel, size_t klen,
+		       const uint8_t *vmlinux, size_t vlen,
+		       const uint8_t *initrd, size_t ilen, const char *cmdline,
+		       uint64_t rsdp_addr, struct linux_boot *out,
+		       char *err, size_t errlen)
+{
+	struct bzimage bz;
+	uint64_t lo = 0, hi = 0, entry = 0, iaddr = 0;
+	size_t cmdlen;
+	uint8_t zp[ZP_SIZE];
+
+	memset(out, 0, sizeof(*out));
+	if (!initrd)
+		ilen = 0;
+	if (parse_header(kernel, kernel ? klen : 0, &bz, err, errlen) < 0 ||
+	    check_cmdline(&bz, cmdline, &cmdlen, err, errlen) < 0 ||
+	    load_elf(gm, vmlinux, vmlinux ? vlen : 0, &lo, &hi, &entry, err, errlen) < 0)
+		return -1;
+	/* The kernel's early code uses memory up to init_size past its start. */
+	uint64_t kend = align_up(hi > lo + bz.init_size ? hi : lo + bz.init_size, PAGE_SIZE_4K);
+	if (ilen && (place_initrd(gm, &bz, kend, ilen, &iaddr, err, errlen) < 0 ||
+		     guest_write(gm, iaddr, initrd, ilen) < 0))
+		return -1;
+	build_zero_page(zp, kernel, &bz, gm, lo, iaddr, ilen, rsdp_addr);
+	if (write_boot_data(gm, zp, cmdline, cmdlen, out, err, errlen) < 0)
+		return -1;
+	out->entry = entry;
+	out->boot_params = BOOT_ZERO_PAGE_ADDR;
+	out->cr3 = BOOT_PML4_ADDR;
+	out->kernel_addr = lo;
+	out->kernel_size = hi - lo;
+	out->initrd_addr = iaddr;
+	out->initrd_size = ilen;
+	return 0;
+}
+
+/* A read-only mapping of a whole regular file. */
+struct mapped_file {
+	const uint8_t *data;
+	size_t len;
+};
+
+static int map_file(const char *what, const char *path, struct mapped_file *mf,
+		    char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	mf->data = NULL;
+	mf->len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "%s: cannot open %s: %s — check the path given with --%s or \"%s\"",
+			    what, path, strerror(errno), what, what);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, "%s: %s is not a regular file — give the path of the %s file itself",
+			    what, path, what);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return fail(err, errlen, "%s: %s is empty — give a real %s file", what, path, what);
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return fail(err, errlen, "%s: %s is too large to load", what, path);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int saved = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return fail(err, errlen, "%s: cannot read %s: %s", what, path, strerror(saved));
+	mf->data = p;
+	mf->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *mf)
+{
+	if (mf->data)
+		munmap((void *)mf->data, mf->len);
+}
+
+int linux_load_files(const struct guest_memory *gm, const char *kernel_path,
+		     const char *initrd_path, const char *cmdline, uint64_t rsdp_addr,
+		     struct linux_boot *out, char *err, size_t errlen)
+{
+	struct mapped_file k, i = { NULL, 0 };
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (map_file("kernel", kernel_path, &k, err, errlen) < 0)
+		return -1;
+	if (initrd_path && map_file("initrd", initrd_path, &i, err, errlen) < 0) {
+		unmap_file(&k);
+		return -1;
+	}
+	ret = linux_load(gm, k.data, k.len, i.data, i.len, cmdline, rsdp_addr,
+			 out, err, errlen);
+	unmap_file(&i);
+	unmap_file(&k);
+	return ret;
 }

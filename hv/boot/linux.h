@@ -52,4 +52,20 @@ int linux_load(const struct guest_memory *gm, const uint8_t *kernel, size_t klen
 	       uint64_t rsdp_addr, struct linux_boot *out,
 	       char *err, size_t errlen);
 
+/* As linux_load(), but enter the kernel directly: `vmlinux` is the ELF
+ * image decompressed from the bzImage's payload (boot/kernel_image.h),
+ * loaded at its physical addresses; the bzImage still supplies the setup
+ * header for the zero page.  The guest skips its own decompressor. */
+int linux_load_vmlinux(const struct guest_memory *gm, const uint8_t *kernel, size_t klen,
+		       const uint8_t *vmlinux, size_t vlen,
+		       const uint8_t *initrd, size_t ilen, const char *cmdline,
+		       uint64_t rsdp_addr, struct linux_boot *out,
+		       char *err, size_t errlen);
+
+/* linux_load() on files: maps kernel_path (and initrd_path unless NULL)
+ * read-only and loads them; err also covers missing or unreadable files. */
+int linux_load_files(const struct guest_memory *gm, const char *kernel_path,
+		     const char *initrd_path, const char *cmdline, uint64_t rsdp_addr,
+		     struct linux_boot *out, char *err, size_t errlen);
+
 #endif

@@ -220,6 +220,18 @@ int acpi_pm_create(struct vm *vm)
 	return 0;
 }
 
+void acpi_pm_reset(struct vm *vm)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+
+	if (!pm)
+		return;
+	pthread_mutex_lock(&pm->lock);
+	acpi_pm_regs_init(&pm->regs);
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
 void acpi_pm_destroy(struct vm *vm)
 {
 	struct acpi_pm *pm = vm->acpi_pm;

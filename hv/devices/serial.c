@@ -284,6 +284,20 @@ uint8_t uart_read(struct uart *u, unsigned offset)
 	}
 }
 
+void uart_access(struct uart *u, uint64_t offset, uint8_t *data, uint32_t len,
+		 bool is_write)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		bool inside = offset < UART_NREGS && i < UART_NREGS - offset;
+		if (is_write) {
+			if (inside)
+				uart_write(u, (unsigned)(offset + i), data[i]);
+		} else {
+			data[i] = inside ? uart_read(u, (unsigned)(offset + i)) : 0xff;
+		}
+	}
+}
+
 /* ---- the device in a VM ---------------------------------------------------- */
 
 /* The chardev hands over at most this many bytes per input callback, so
@@ -330,23 +344,13 @@ static void serial_update(struct serial *s)
 	}
 }
 
-/* Wider accesses are split into byte accesses as the ISA bus would; bytes
- * beyond the eight registers read as 0xff and ignore writes. */
 static void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		      bool is_write)
 {
 	struct serial *s = opaque;
 
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < len; i++) {
-		bool inside = offset < UART_NREGS && i < UART_NREGS - offset;
-		if (is_write) {
-			if (inside)
-				uart_write(&s->uart, (unsigned)(offset + i), data[i]);
-		} else {
-			data[i] = inside ? uart_read(&s->uart, (unsigned)(offset + i)) : 0xff;
-		}
-	}
+	uart_access(&s->uart, offset, data, len, is_write);
 	serial_update(s);
 	pthread_mutex_unlock(&s->lock);
 }

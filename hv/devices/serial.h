@@ -68,6 +68,11 @@ void uart_reset(struct uart *u);
 /* One byte register access; offset is taken modulo 8. */
 uint8_t uart_read(struct uart *u, unsigned offset);
 void uart_write(struct uart *u, unsigned offset, uint8_t val);
+/* A bus access (hv/bus.h shape): wider accesses are split into byte
+ * accesses as on the ISA bus; bytes past the eight registers read as 0xff
+ * and ignore writes. */
+void uart_access(struct uart *u, uint64_t offset, uint8_t *data, uint32_t len,
+		 bool is_write);
 /* IIR value without side effects. */
 uint8_t uart_iir(const struct uart *u);
 /* The chip's interrupt output as the PC sees it: pending and gated by OUT2

@@ -393,48 +393,48 @@ static uint8_t do_ranges(struct blk_backend *b, const struct virtq_elem *elem,
 	return VIRTIO_BLK_S_OK;
 }
 
+static uint8_t dispatch(struct blk_backend *b, const struct virtq_elem *elem,
+		       uint64_t *written)
+{
+	struct virtio_blk_req_hdr hdr;
+	uint32_t type;
+
+	if (elem->out_len < BLK_HDR_BYTES)
+		return VIRTIO_BLK_S_IOERR;
+	/* Fetch the header once: the guest may rewrite it meanwhile. */
+	iov_to_buf(elem->iov, elem->n_out, 0, &hdr, sizeof(hdr));
+	type = le32toh(hdr.type);
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return do_read(b, elem, le64toh(hdr.sector), written);
+	case VIRTIO_BLK_T_OUT:
+		return do_write(b, elem, le64toh(hdr.sector));
+	case VIRTIO_BLK_T_FLUSH:
+		return do_flush(b);
+	case VIRTIO_BLK_T_GET_ID:
+		return do_get_id(b, elem, written);
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return do_ranges(b, elem, type);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
 int64_t blk_handle_request(struct blk_backend *b, const struct virtq_elem *elem,
 			   uint8_t *status, const char **why)
 {
 	const struct iovec *last;
-	struct virtio_blk_req_hdr hdr;
 	uint64_t written = 0;
-	uint8_t st;
 
 	if (elem->in_len == 0 || elem->n_in == 0) {
-		*why = "virtio-blk request has no writable status byte";
+		*why = "request has no writable status byte";
 		return -1;
 	}
-	/* Fetch the header once: the guest may rewrite it meanwhile. */
-	if (elem->out_len < BLK_HDR_BYTES) {
-		st = VIRTIO_BLK_S_IOERR;
-	} else {
-		iov_to_buf(elem->iov, elem->n_out, 0, &hdr, sizeof(hdr));
-		switch (le32toh(hdr.type)) {
-		case VIRTIO_BLK_T_IN:
-			st = do_read(b, elem, le64toh(hdr.sector), &written);
-			break;
-		case VIRTIO_BLK_T_OUT:
-			st = do_write(b, elem, le64toh(hdr.sector));
-			break;
-		case VIRTIO_BLK_T_FLUSH:
-			st = do_flush(b);
-			break;
-		case VIRTIO_BLK_T_GET_ID:
-			st = do_get_id(b, elem, &written);
-			break;
-		case VIRTIO_BLK_T_DISCARD:
-		case VIRTIO_BLK_T_WRITE_ZEROES:
-			st = do_ranges(b, elem, le32toh(hdr.type));
-			break;
-		default:
-			st = VIRTIO_BLK_S_UNSUPP;
-			break;
-		}
-	}
+	*status = dispatch(b, elem, &written);
+	/* The status is the chain's last writable byte (5.2.6). */
 	last = &elem->iov[elem->n_out + elem->n_in - 1];
-	*((volatile uint8_t *)last->iov_base + last->iov_len - 1) = st;
-	*status = st;
+	*((volatile uint8_t *)last->iov_base + last->iov_len - 1) = *status;
 	return (int64_t)written + 1;
 }
 
@@ -468,7 +468,7 @@ static void blk_queue_notify(struct virtio_device *dev, struct virtq *vq)
 		int64_t n = blk_handle_request(&blk->be, &elem, &st, &why);
 
 		if (n < 0) {
-			virtio_set_broken(dev, "virtio-blk %u (%s): %s",
+			virtio_set_broken(dev, "disk %u (%s): %s",
 					  blk->index, blk->be.path, why);
 			break;
 		}
@@ -484,7 +484,7 @@ static void blk_activate(struct virtio_device *dev) { (void)dev; }
 static void blk_reset(struct virtio_device *dev) { (void)dev; }
 
 static const struct virtio_device_ops blk_ops = {
-	.name = "virtio-blk",
+	.name = "blk",      /* the transport names it virtio-blk */
 	.device_id = VIRTIO_ID_BLOCK,
 	.pci_class = 0x010000,   /* mass storage; the class other VMMs use */
 	.config_access = blk_config_access,

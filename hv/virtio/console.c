@@ -206,7 +206,7 @@ static void console_reset(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops console_ops = {
-	.name = "virtio-console",
+	.name = "console",  /* the transport names it virtio-console */
 	.device_id = VIRTIO_ID_CONSOLE,
 	.pci_class = 0x078000,      /* simple communication controller, other */
 	.config_access = console_config_access,

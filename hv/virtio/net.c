@@ -34,7 +34,7 @@
 #define NET_RX_BURST   64
 #define NET_SCRATCH    (NET_MAX_FRAME + VIRTIO_NET_HDR_LEN + 64)
 /* Guest-caused drops logged per device before going quiet. */
-#define NET_LOG_LIMIT  8
+#define NET_LOG_LIMIT  16
 
 struct virtio_net_config {
 	uint8_t mac[6];
@@ -64,12 +64,16 @@ struct virtio_net {
 	struct virtio_net_config config;
 	struct net_stats stats;
 	unsigned logged;
+	const char *last_drop;            /* reason last logged */
 };
 
+/* One line per change of reason (a downed tap drops every frame for the
+ * same reason), and a cap against a guest alternating reasons. */
 static void net_note_drop(struct virtio_net *net, const char *dir, const char *why)
 {
-	if (net->logged >= NET_LOG_LIMIT)
+	if (why == net->last_drop || net->logged >= NET_LOG_LIMIT)
 		return;
+	net->last_drop = why;
 	net->logged++;
 	log_warn("virtio-net %u (%s): %s frame dropped: %s%s", net->index,
 		 net->ifname, dir, why,
@@ -253,7 +257,7 @@ static void net_reset(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops net_ops = {
-	.name = "virtio-net",
+	.name = "net",      /* the transport names it virtio-net */
 	.device_id = VIRTIO_ID_NET,
 	.pci_class = 0x020000,      /* network controller, Ethernet */
 	.config_access = net_config_access,

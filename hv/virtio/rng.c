@@ -82,7 +82,7 @@ static void rng_activate(struct virtio_device *dev) { (void)dev; }
 static void rng_reset(struct virtio_device *dev) { (void)dev; }
 
 static const struct virtio_device_ops rng_ops = {
-	.name = "virtio-rng",
+	.name = "rng",      /* the transport names it virtio-rng */
 	.device_id = VIRTIO_ID_RNG,
 	.pci_class = 0xff0000,   /* unclassified device */
 	.config_access = rng_config_access,
