@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Write the hand-made seed inputs in corpus/fuzz_virtqueue/.
+"""Write the hand-made seed inputs in corpus/<target>/.
 
-Each seed is a valid ring state in the layout fuzz_virtqueue.c documents:
+fuzz_virtqueue: valid ring states in the layout fuzz_virtqueue.c documents,
 a 17-byte header (queue size, start index, ring addresses, flags) followed
-by the guest RAM image.  Run from anywhere; it rewrites the seeds."""
+by the guest RAM image.
+fuzz_linux_boot: minimal bzImages that linux_load() accepts, behind the
+4-byte prefix fuzz_linux_boot.c documents (RAM size choice, initrd and
+command line lengths).  Run from anywhere; it rewrites the seeds."""
 import os
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "corpus", "fuzz_virtqueue")
+CORPUS = os.path.join(HERE, "corpus")
 NEXT, WRITE = 1, 2
 BLK, RO = 1, 2
 
@@ -87,11 +90,46 @@ def seeds():
     yield "chain-256", r
 
 
+def bzimage(version, relocatable, pref, init_size, align=0x200000, setup_sects=1, payload=512):
+    k = bytearray((setup_sects + 1) * 512 + payload)
+    k[0x1f1] = setup_sects
+    k[0x200:0x202] = b"\xeb\x6a"        # jmp over a header ending at 0x26c
+    k[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", k, 0x206, version)
+    k[0x211] = 0x01                       # LOADED_HIGH
+    struct.pack_into("<I", k, 0x22c, 0x7fffffff)   # initrd_addr_max
+    struct.pack_into("<I", k, 0x230, align)
+    k[0x234] = 1 if relocatable else 0
+    struct.pack_into("<H", k, 0x236, 0x0003)       # KERNEL_64 | CAN_BE_LOADED_ABOVE_4G
+    struct.pack_into("<I", k, 0x238, 2047)         # cmdline_size
+    struct.pack_into("<Q", k, 0x258, pref)
+    struct.pack_into("<I", k, 0x260, init_size)
+    k[(setup_sects + 1) * 512:] = bytes(range(256)) * (payload // 256)
+    return bytes(k)
+
+
+def boot_seeds():
+    # prefix: RAM choice (0: 1 MiB + 4 KiB, 1: 2 MiB, 2: 16 MiB, 3: 40 MiB),
+    # initrd length / 16 (u16), command line length / 16
+    yield "reloc-initrd-cmdline", struct.pack("<BHB", 2, 0x100, 4) + \
+        bzimage(0x020f, True, 0x1000000, 0x100000)
+    yield "reloc-pref-used", struct.pack("<BHB", 3, 0, 1) + \
+        bzimage(0x020f, True, 0x1000000, 0x200000)
+    yield "fixed-2.12", struct.pack("<BHB", 1, 0, 0) + \
+        bzimage(0x020c, False, 0x100000, 0x80000, setup_sects=4)
+
+
+def write(target, items):
+    out = os.path.join(CORPUS, target)
+    os.makedirs(out, exist_ok=True)
+    for name, data in items:
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, ring in seeds():
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(ring.bytes())
+    write("fuzz_virtqueue", ((n, r.bytes()) for n, r in seeds()))
+    write("fuzz_linux_boot", boot_seeds())
 
 
 if __name__ == "__main__":

@@ -260,6 +260,14 @@ static void test_dsdt_content(void)
 	d = dsdt_of(buf, used);
 	g_assert_false(contains(d, ld32(d + 4), "\x8a\x2b\x00\x00", 4));
 	g_free(buf);
+
+	/* ECAM above 4 GiB: reserved with a QWordMemory consumer. */
+	static const uint8_t ecam_hi[] = { 0x8a, 0x2b, 0x00, 0x00, 0x0d, 0x01 };
+	p.ecam_base = 0x100000000ull;
+	buf = build(&p, &used);
+	d = dsdt_of(buf, used);
+	g_assert_true(contains(d, ld32(d + 4), ecam_hi, sizeof(ecam_hi)));
+	g_free(buf);
 }
 
 static void test_errors(void)
@@ -294,10 +302,21 @@ static void test_errors(void)
 	g_assert_cmpuint(acpi_build(&p, big, 0x20000, GPA), ==, 0);
 	p.n_cpus = 255;
 	g_assert_cmpuint(acpi_build(&p, big, 0x20000, GPA), ==, 0);
+	p = plat4;
+	p.mmio64_base = 0xffffffff00000000ull;
+	p.mmio64_size = 0x100000000ull;                 /* ends exactly at 2^64 */
+	g_assert_cmpuint(acpi_build(&p, big, 0x20000, GPA), >, 0);
+	p.mmio64_size++;
+	g_assert_cmpuint(acpi_build(&p, big, 0x20000, GPA), ==, 0);
+	p = plat4;
+	p.mmio32_base = 0xf0000000ull;                  /* crosses 4 GiB */
+	g_assert_cmpuint(acpi_build(&p, big, 0x20000, GPA), ==, 0);
 	/* Above 4 GiB the FADT's 32-bit pointers cannot reach. */
 	g_assert_cmpuint(acpi_build(&plat4, big, 0x20000, 0x100000000ull), ==, 0);
 	g_free(big);
 }
+
+static void iasl_check(gchar *iasl, const struct acpi_platform *p);
 
 /* Disassemble every table with ACPICA's iasl, when it is installed. */
 static void test_iasl(void)
@@ -307,8 +326,22 @@ static void test_iasl(void)
 		g_test_skip("iasl not installed (apt-get install acpica-tools)");
 		return;
 	}
+	/* The usual layout, and the odd one: one CPU, one bus, ECAM above
+	 * 4 GiB, no 64-bit window. */
+	struct acpi_platform odd = plat4;
+	odd.n_cpus = 1;
+	odd.ecam_base = 0x100000000ull;
+	odd.ecam_bus_end = 0;
+	odd.mmio64_size = 0;
+	iasl_check(iasl, &plat4);
+	iasl_check(iasl, &odd);
+	g_free(iasl);
+}
+
+static void iasl_check(gchar *iasl, const struct acpi_platform *p)
+{
 	size_t used;
-	uint8_t *buf = build(&plat4, &used);
+	uint8_t *buf = build(p, &used);
 	const uint8_t *f = xsdt_find(buf, used, "FACP");
 	/* Not the RSDP: this iasl rejects a lone RSDP file ("RSD " is no
 	 * valid table signature); test_rsdp_xsdt checks it. */
@@ -363,7 +396,6 @@ static void test_iasl(void)
 	g_rmdir(dir);
 	g_free(dir);
 	g_free(buf);
-	g_free(iasl);
 }
 
 static gchar *run_tool(gchar **argv, const char *dir)
@@ -607,6 +639,16 @@ static void test_pm_device(void)
 	v = (ACPI_SLP_TYP_S5 << ACPI_PM1_CNT_SLP_TYP_SHIFT) | ACPI_PM1_CNT_SLP_EN;
 	io(vm, ACPI_PM1A_CNT_PORT, &v, 2, true);
 	g_assert_cmpint(exit_reason_seen, ==, VM_EXIT_POWEROFF);
+
+	/* Reset drops a pending, enabled event and lowers the SCI. */
+	v = ACPI_PM1_PWRBTN_EN;
+	io(vm, ACPI_PM1A_EVT_PORT + 2, &v, 2, true);
+	acpi_pm_power_button(vm);
+	g_assert_cmpint(sci_level, ==, 1);
+	acpi_pm_reset(vm);
+	g_assert_cmpint(sci_level, ==, 0);
+	io(vm, ACPI_PM1A_EVT_PORT, &v, 4, false);
+	g_assert_cmpuint(v, ==, 0);
 
 	/* A second device cannot take the same ports. */
 	void *first = vm->acpi_pm;

@@ -2,6 +2,7 @@
  * placement, page tables and GDT, with a synthetic bzImage and, when one is
  * available, a real kernel (ATOLL_TEST_KERNEL=/path/to/vmlinuz). */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -434,6 +435,56 @@ static void test_placement(void)
 	g_free(im.buf);
 }
 
+static void test_load_files(void)
+{
+	struct image im = make_image();
+	struct ram r;
+	struct linux_boot lb;
+	char *dir = g_dir_make_tmp("atoll-boot-XXXXXX", NULL);
+	char *kpath = g_build_filename(dir, "vmlinuz", NULL);
+	char *ipath = g_build_filename(dir, "initrd", NULL);
+	char *epath = g_build_filename(dir, "empty", NULL);
+
+	g_assert_nonnull(dir);
+	g_assert_true(g_file_set_contents(kpath, (const char *)im.buf, (gssize)im.len, NULL));
+	g_assert_true(g_file_set_contents(ipath, "INITRD", 6, NULL));
+	g_assert_true(g_file_set_contents(epath, "", 0, NULL));
+	ram_new(&r, 64 * MIB);
+
+	g_assert_cmpint(linux_load_files(&r.gm, kpath, ipath, "quiet", 0, &lb, err, sizeof(err)), ==, 0);
+	g_assert_cmphex(lb.kernel_addr, ==, 0x1000000);
+	g_assert_cmpuint(lb.initrd_size, ==, 6);
+	g_assert_cmpmem(gp(&r.gm, lb.initrd_addr, 6), 6, "INITRD", 6);
+	g_assert_cmpmem(gp(&r.gm, lb.kernel_addr, PM_SIZE), PM_SIZE, im.buf + 2560, PM_SIZE);
+
+	g_assert_cmpint(linux_load_files(&r.gm, kpath, NULL, NULL, 0, &lb, err, sizeof(err)), ==, 0);
+	g_assert_cmpuint(lb.initrd_size, ==, 0);
+
+	g_assert_cmpint(linux_load_files(&r.gm, "/nonexistent/vmlinuz", NULL, NULL, 0, &lb, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "kernel: cannot open /nonexistent/vmlinuz: No such file"));
+	g_assert_nonnull(strstr(err, "--kernel"));
+	g_assert_cmpint(linux_load_files(&r.gm, kpath, "/nonexistent/initrd", NULL, 0, &lb, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "initrd: cannot open /nonexistent/initrd"));
+	g_assert_cmpint(linux_load_files(&r.gm, dir, NULL, NULL, 0, &lb, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "is not a regular file"));
+	g_assert_cmpint(linux_load_files(&r.gm, epath, NULL, NULL, 0, &lb, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "kernel: "));
+	g_assert_nonnull(strstr(err, "is empty"));
+	g_assert_cmpint(linux_load_files(&r.gm, ipath, NULL, NULL, 0, &lb, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "not a bzImage"));
+
+	g_unlink(kpath);
+	g_unlink(ipath);
+	g_unlink(epath);
+	g_rmdir(dir);
+	g_free(kpath);
+	g_free(ipath);
+	g_free(epath);
+	g_free(dir);
+	ram_free(&r);
+	g_free(im.buf);
+}
+
 static char *find_real_kernel(void)
 {
 	const char *env = g_getenv("ATOLL_TEST_KERNEL");
@@ -510,6 +561,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/linux_boot/truncated", test_truncated);
 	g_test_add_func("/linux_boot/corrupt", test_corrupt_headers);
 	g_test_add_func("/linux_boot/placement", test_placement);
+	g_test_add_func("/linux_boot/load-files", test_load_files);
 	g_test_add_func("/linux_boot/real-kernel", test_real_kernel);
 	return g_test_run();
 }

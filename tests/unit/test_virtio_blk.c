@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pci/pci.h"
 #include "virtio/blk.h"
+#include "virtio/virtio.h"
+#include "vm.h"
 
 #define DISK_SECTORS 64
 #define DISK_BYTES   (DISK_SECTORS * 512)
@@ -521,6 +524,223 @@ static void test_open_errors(void)
 	g_free(path);
 }
 
+
+/* ---- whole device through the virtio-pci transport (no KVM) ---------- */
+
+#define RING_DESC  0x10000
+#define RING_AVAIL 0x11000
+#define RING_USED  0x12000
+#define REQ_BUF    0x20000
+
+static struct vm vm;
+
+static void vm_setup(void)
+{
+	memset(&vm, 0, sizeof(vm));
+	vm.kvm_fd = vm.vm_fd = -1;  /* no KVM: the trapped kick path is used */
+	bus_init(&vm.io_bus, "io");
+	bus_init(&vm.mmio_bus, "mmio");
+	g_assert_cmpint(evloop_init(&vm.loop), ==, 0);
+	g_assert_cmpint(guest_memory_init(&vm.mem, 16 << 20), ==, 0);
+	vm.pci = g_new0(struct pci_host, 1);
+	g_assert_cmpint(pci_host_init(vm.pci, &vm), ==, 0);
+}
+
+static uint32_t mmio_read(uint64_t addr, uint32_t len)
+{
+	uint8_t d[8];
+	bus_access(&vm.mmio_bus, addr, d, len, false);
+	return (uint32_t)bus_data_get(d, len);
+}
+
+static void mmio_write(uint64_t addr, uint32_t len, uint64_t v)
+{
+	uint8_t d[8];
+	bus_data_set(d, len, v);
+	bus_access(&vm.mmio_bus, addr, d, len, true);
+}
+
+/* BAR 0 of the virtio device with PCI device id `id` on bus 0. */
+static uint64_t find_bar0(uint16_t id)
+{
+	for (unsigned devfn = 0; devfn < 256; devfn += 8) {
+		uint64_t cfg = PCI_ECAM_BASE + ((uint64_t)devfn << 12);
+		if (mmio_read(cfg, 4) == (0x1af4u | (uint32_t)id << 16))
+			return mmio_read(cfg + PCI_BAR0, 4) & ~0xfu;
+	}
+	g_assert_not_reached();
+}
+
+static uint64_t device_features(uint64_t bar)
+{
+	mmio_write(bar + 0x00, 4, 0);
+	uint64_t lo = mmio_read(bar + 0x04, 4);
+	mmio_write(bar + 0x00, 4, 1);
+	return lo | (uint64_t)mmio_read(bar + 0x04, 4) << 32;
+}
+
+/* Accept every offered feature, set up queue 0 (16 entries), DRIVER_OK. */
+static void driver_start(uint64_t bar)
+{
+	uint64_t f = device_features(bar);
+
+	mmio_write(bar + 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	mmio_write(bar + 0x08, 4, 0);
+	mmio_write(bar + 0x0c, 4, (uint32_t)f);
+	mmio_write(bar + 0x08, 4, 1);
+	mmio_write(bar + 0x0c, 4, f >> 32);
+	mmio_write(bar + 0x14, 1, 0xb);
+	g_assert_cmphex(mmio_read(bar + 0x14, 1), ==, 0xb);
+	mmio_write(bar + 0x16, 2, 0);
+	mmio_write(bar + 0x18, 2, 16);
+	mmio_write(bar + 0x20, 4, RING_DESC);
+	mmio_write(bar + 0x24, 4, 0);
+	mmio_write(bar + 0x28, 4, RING_AVAIL);
+	mmio_write(bar + 0x2c, 4, 0);
+	mmio_write(bar + 0x30, 4, RING_USED);
+	mmio_write(bar + 0x34, 4, 0);
+	mmio_write(bar + 0x1c, 2, 1);
+	mmio_write(bar + 0x14, 1, 0xf);
+}
+
+static void *gpa(uint64_t a)
+{
+	return guest_ptr(&vm.mem, a, 1);
+}
+
+static void put_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	struct virtq_desc d = { addr, len, flags, next };
+	memcpy((uint8_t *)gpa(RING_DESC) + 16 * i, &d, sizeof(d));
+}
+
+static void stop_loop(void *opaque, uint32_t events)
+{
+	(void)events;
+	evloop_stop(opaque);
+}
+
+/* Offer chain `head`, kick queue 0 and let the event loop process it. */
+static void kick_and_run(uint64_t bar, uint16_t head)
+{
+	uint16_t *avail = gpa(RING_AVAIL);
+	struct evloop_watch *timer;
+
+	avail[2 + avail[1] % 16] = head;
+	avail[1]++;
+	mmio_write(bar + 0x3000, 2, 0);
+	timer = evloop_timer(&vm.loop, 100, false, stop_loop, &vm.loop);
+	g_assert_nonnull(timer);
+	evloop_run(&vm.loop);
+	evloop_remove(&vm.loop, timer);
+	vm.loop.stop = false;
+}
+
+static struct virtq_used_elem used_elem_at(uint16_t slot)
+{
+	struct virtq_used_elem e;
+	memcpy(&e, (uint8_t *)gpa(RING_USED) + 4 + 8 * slot, sizeof(e));
+	return e;
+}
+
+static void test_device(void)
+{
+	char *path = make_image(DISK_BYTES);
+	struct disk_config cfg = { .path = path, .serial = (char *)"e2e" };
+	uint8_t *buf;
+	uint64_t bar, f;
+	uint32_t hdr[4] = { VIRTIO_BLK_T_IN, 0, 7, 0 };
+
+	vm_setup();
+	g_assert_cmpint(virtio_blk_create(&vm, &cfg, 0), ==, 0);
+	bar = find_bar0(0x1042);
+	f = device_features(bar);
+	g_assert_cmphex(f & (1ULL << 32), !=, 0);               /* VERSION_1 */
+	g_assert_cmphex(f & ((1 << 2) | (1 << 6) | (1 << 9) | (1 << 13) | (1 << 14)),
+			==, (1 << 2) | (1 << 6) | (1 << 9) | (1 << 13) | (1 << 14));
+	g_assert_cmphex(f & (1 << 5), ==, 0);                    /* not RO */
+	/* device config: capacity, seg_max, blk_size */
+	g_assert_cmpuint(mmio_read(bar + 0x2000, 4), ==, DISK_SECTORS);
+	g_assert_cmpuint(mmio_read(bar + 0x2004, 4), ==, 0);
+	g_assert_cmpuint(mmio_read(bar + 0x2000 + 12, 4), ==, 254);
+	g_assert_cmpuint(mmio_read(bar + 0x2000 + 20, 4), ==, 512);
+	g_assert_cmpuint(mmio_read(bar + 0x2000 + 40, 4), ==, VIRTIO_BLK_MAX_RANGES);
+
+	driver_start(bar);
+	buf = gpa(REQ_BUF);
+	memcpy(buf, hdr, 16);
+	buf[0x1000 + 512] = 0xAA;
+	put_desc(0, REQ_BUF, 16, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(1, REQ_BUF + 0x1000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	put_desc(2, REQ_BUF + 0x1000 + 512, 1, VIRTQ_DESC_F_WRITE, 0);
+	kick_and_run(bar, 0);
+	g_assert_cmpuint(((uint16_t *)gpa(RING_USED))[1], ==, 1);
+	g_assert_cmpuint(used_elem_at(0).id, ==, 0);
+	g_assert_cmpuint(used_elem_at(0).len, ==, 513);
+	g_assert_cmpuint(buf[0x1000 + 512], ==, VIRTIO_BLK_S_OK);
+	for (size_t i = 0; i < 512; i++)
+		g_assert_cmpuint(buf[0x1000 + i], ==, pattern(7, i));
+
+	/* A chain without a status byte breaks the device, nothing else. */
+	put_desc(3, REQ_BUF, 16, 0, 0);
+	kick_and_run(bar, 3);
+	g_assert_cmpuint(((uint16_t *)gpa(RING_USED))[1], ==, 1);
+	g_assert_cmphex(mmio_read(bar + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, !=, 0);
+
+	g_unlink(path);
+	g_free(path);
+}
+
+static void test_device_readonly(void)
+{
+	char *path = make_image(DISK_BYTES);
+	struct disk_config cfg = { .path = path, .readonly = true };
+	uint64_t bar, f;
+
+	vm_setup();
+	g_assert_cmpint(virtio_blk_create(&vm, &cfg, 0), ==, 0);
+	bar = find_bar0(0x1042);
+	f = device_features(bar);
+	g_assert_cmphex(f & (1 << 5), !=, 0);                    /* RO */
+	g_assert_cmphex(f & ((1 << 13) | (1 << 14)), ==, 0);     /* no discard */
+	/* a second VMM may not open it read-write meanwhile */
+	cfg.readonly = false;
+	g_assert_cmpint(virtio_blk_create(&vm, &cfg, 1), ==, -1);
+	g_unlink(path);
+	g_free(path);
+}
+
+static void test_rng_device(void)
+{
+	uint8_t *buf;
+	uint64_t bar;
+	int nonzero = 0;
+
+	vm_setup();
+	g_assert_cmpint(virtio_rng_create(&vm), ==, 0);
+	bar = find_bar0(0x1044);
+	driver_start(bar);
+	buf = gpa(REQ_BUF);
+	memset(buf, 0, 256 * 1024);
+	/* 4 bytes readable (ignored), 64 writable, then 192 KiB writable:
+	 * the device stops at 64 KiB per request. */
+	put_desc(0, REQ_BUF, 4, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(1, REQ_BUF + 0x100, 64, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	put_desc(2, REQ_BUF + 0x10000, 192 * 1024, VIRTQ_DESC_F_WRITE, 0);
+	kick_and_run(bar, 0);
+	g_assert_cmpuint(((uint16_t *)gpa(RING_USED))[1], ==, 1);
+	g_assert_cmpuint(used_elem_at(0).len, ==, 64 * 1024);
+	for (int i = 0; i < 4; i++)
+		g_assert_cmpuint(buf[i], ==, 0);
+	for (int i = 0; i < 64; i++)
+		nonzero += buf[0x100 + i] != 0;
+	g_assert_cmpint(nonzero, >, 32);
+	/* the bytes past the cap are untouched */
+	for (size_t i = 64 * 1024 - 64; i < 192 * 1024; i++)
+		g_assert_cmpuint(buf[0x10000 + i], ==, 0);
+}
+
 #define FX(name, fn, ro) \
 	g_test_add(name, struct fixture, ro, fx_setup, fn, fx_teardown)
 
@@ -549,5 +769,8 @@ int main(int argc, char **argv)
 	FX("/virtio-blk/lock", test_lock, NULL);
 	g_test_add_func("/virtio-blk/open-errors", test_open_errors);
 	g_test_add_func("/virtio-blk/write-zeroes-fallback", test_write_zeroes_fallback);
+	g_test_add_func("/virtio-blk/device", test_device);
+	g_test_add_func("/virtio-blk/device-readonly", test_device_readonly);
+	g_test_add_func("/virtio-rng/device", test_rng_device);
 	return g_test_run();
 }

@@ -428,6 +428,23 @@ static void test_open_real_tap(void)
 	g_assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	g_assert_cmpint(ioctl(fd, TUNGETFEATURES, &features), ==, 0);
 
+	/* The interface is down: a frame is dropped with the reason. */
+	{
+		static uint8_t ram[4096];
+		struct guest_memory gm;
+		struct virtq_elem *e = g_new0(struct virtq_elem, 1);
+		const char *why = NULL;
+		uint32_t flen;
+
+		guest_memory_wrap(&gm, ram, sizeof(ram));
+		e->iov[0].iov_base = guest_ptr(&gm, 0, 100);
+		e->iov[0].iov_len = 100;
+		e->n_out = 1;
+		g_assert_cmpint(net_tx_chain(fd, e, &flen, &why), ==, NET_XFER_DROPPED);
+		g_assert_nonnull(strstr(why, "down"));
+		g_free(e);
+	}
+
 	/* The same fd handed over is accepted and returned as is. */
 	cfg.tap_fd = fd;
 	g_assert_cmpint(tap_open(&cfg, ifname2, err, sizeof(err)), ==, fd);

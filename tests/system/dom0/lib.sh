@@ -47,7 +47,8 @@ vmm_start() {
 	VMM_PID=$!
 	VMM_T0=$(uptime_s)
 	rm -f "$W/$name.fifo" && mkfifo "$W/$name.fifo"
-	sed "s/^/  domU[$name]| /" < "$W/$name.fifo" &
+	# a read loop, not sed: echo is unbuffered, so lines show up at once
+	(while IFS= read -r l; do echo "  domU[$name]| $l"; done < "$W/$name.fifo") &
 	tail -f "$W/$name.serial" > "$W/$name.fifo" 2>/dev/null &
 	TAIL_PID=$!
 }
@@ -126,6 +127,7 @@ expect_marker() {
 	if [ "$n" = "${2:-1}" ]; then
 		ok "$1: domU init marker seen $n time(s)"
 	else
-		fail "$1: domU init marker seen $n time(s), expected ${2:-1} (domU did not boot to its init? last serial lines: $(tail -n 3 "$W/$1.serial" | tr -d '\r' | tr '\n' '|'))"
+		fail "$1: domU init marker seen $n time(s), expected ${2:-1} (VMM exit status $VMM_RC; last serial lines: $(tail -n 3 "$W/$1.serial" | tr -d '\r' | tr '\n' '|'); stderr: $(head -c 300 "$W/$1.err" | tr '\n' '|'))"
+		return 1
 	fi
 }

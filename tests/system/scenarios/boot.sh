@@ -5,7 +5,7 @@
 vmm_run boot 120 --name boot --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline boot)" --serial stdio
-expect_marker boot 1
+expect_marker boot 1 || finish
 expect_rc boot 0
 up=$(serial_value boot uptime)
 [ -n "$up" ] && note "boot: domU reached init at guest uptime $up s"

@@ -3,7 +3,8 @@
 . /hwsim/lib.sh
 
 MAC=52:54:00:a7:01:5e
-ip tuntap add dev atap0 mode tap || fail "net: ip tuntap add failed"
+# a persistent tap (busybox has tunctl, not `ip tuntap`)
+tunctl -t atap0 >/dev/null || fail "net: cannot create the tap atap0 in dom0"
 ip addr add 10.0.2.1/24 dev atap0
 ip link set atap0 up
 
@@ -21,7 +22,7 @@ else
 	fail "net: the domU never reported its network up"
 fi
 vmm_wait net 90
-expect_marker net 1
+expect_marker net 1 || finish
 expect_rc net 0
 
 v=$(serial_value net mac)
@@ -33,6 +34,7 @@ v=$(serial_value net ping-rc)
 v=$(serial_value net echoes)
 [ -n "$v" ] && [ "$v" -ge 3 ] && ok "net: domU answered $v echo requests" ||
 	fail "net: domU counted '$v' echo requests from dom0, expected >= 3"
-rx=$(cat /sys/class/net/atap0/statistics/rx_packets)
-[ "$rx" -gt 0 ] || fail "net: tap atap0 received no packets from the domU"
+rx=$(cat /sys/class/net/atap0/statistics/rx_packets 2>/dev/null)
+[ "${rx:-0}" -gt 0 ] && ok "net: dom0's atap0 received $rx packets" ||
+	fail "net: tap atap0 received no packets from the domU (or it is gone: '$rx')"
 finish

@@ -4,7 +4,7 @@
 vmm_run smp 180 --name smp --memory 256 --vcpus 2 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline smp)" --serial stdio
-expect_marker smp 1
+expect_marker smp 1 || finish
 online=$(serial_value smp online)
 nproc=$(serial_value smp nproc)
 if [ "$online" = "0-1" ] && [ "$nproc" = 2 ]; then

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install what the hwsim system tests need on a Debian 12 machine (root).
+# The Debian kernel package itself is fetched by hwsim.py (apt-get download)
+# and cached in $ATOLL_HWSIM_CACHE (default /var/cache/atoll-hwsim).
+set -e
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (apt-get install)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# qemu-system-x86: the outer machine and the benchmark peer (pulls seabios,
+#   ipxe-qemu and qemu-system-data firmware);
+# busybox-static: dom0 and domU userland; python3: the harness;
+# dpkg/apt/libc-bin (dpkg-deb, apt-get download, ldd) are always there.
+apt-get install -y -q --no-install-recommends \
+	qemu-system-x86 busybox-static python3 cpio
