@@ -77,6 +77,7 @@ void vm_config_free(struct vm_config *cfg)
 	g_free(cfg->kernel);
 	g_free(cfg->initrd);
 	g_free(cfg->cmdline);
+	g_free(cfg->control);
 	disks_free(cfg->disks, cfg->n_disks);
 	nics_free(cfg->nics, cfg->n_nics);
 	g_free(cfg->serial.path);
@@ -758,6 +759,11 @@ static int m_on_crash(void *t, JsonNode *n, const char *f, char *err, size_t err
 	return m_action(&((struct vm_config *)t)->on_crash, n, f, err, errlen);
 }
 
+static int m_control(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return m_path_field(&((struct vm_config *)t)->control, n, f, err, errlen);
+}
+
 static int m_timeout(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
@@ -784,6 +790,7 @@ static const struct member top_members[] = {
 	{ "on_reboot", m_on_reboot },
 	{ "on_crash", m_on_crash },
 	{ "shutdown_timeout_s", m_timeout },
+	{ "control", m_control },
 };
 
 int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
@@ -847,6 +854,7 @@ enum {
 	OPT_CONFIG = 256, OPT_NAME, OPT_MEMORY, OPT_VCPUS, OPT_KERNEL, OPT_INITRD,
 	OPT_CMDLINE, OPT_DISK, OPT_NET, OPT_SERIAL, OPT_CONSOLE, OPT_RNG,
 	OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_SHUTDOWN_TIMEOUT,
+	OPT_CONTROL,
 };
 
 static const struct option long_opts[] = {
@@ -867,6 +875,7 @@ static const struct option long_opts[] = {
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "on-crash", required_argument, NULL, OPT_ON_CRASH },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -897,6 +906,8 @@ void vm_config_usage(FILE *out, const char *prog)
 "  --on-crash ACTION      destroy|restart|preserve (default destroy)\n"
 "  --shutdown-timeout S   on SIGTERM press the ACPI power button, force off\n"
 "                         after S seconds (default 30)\n"
+"  --control PATH         answer control requests on a unix socket at PATH\n"
+"                         (docs/vmm-control.md)\n"
 "  -h, --help             show this help\n"
 "\n"
 "Disk and NIC flags replace the file's \"disks\"/\"nics\" lists; a path\n"
@@ -1174,6 +1185,11 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		    check_timeout(v, "--shutdown-timeout", err, errlen) < 0)
 			return -1;
 		cfg->shutdown_timeout_s = (unsigned)v;
+		return 0;
+	case OPT_CONTROL:
+		if (check_path(arg, "--control", err, errlen) < 0)
+			return -1;
+		set_str(&cfg->control, arg);
 		return 0;
 	}
 	return fail(err, errlen, "internal error: unhandled option %d", opt);

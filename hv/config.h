@@ -56,6 +56,7 @@ struct vm_config {
 	bool rng;                       /* virtio-rng */
 	enum lifecycle_action on_poweroff, on_reboot, on_crash;
 	unsigned shutdown_timeout_s;    /* SIGTERM: power button, then force */
+	char *control;                  /* control socket path (docs/vmm-control.md) */
 };
 
 #define VM_MAX_VCPUS 64

@@ -123,29 +123,32 @@ struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t ms, bool repeat,
 	return w;
 }
 
-int evloop_run(struct evloop *loop)
+int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event evs[32];
-
-	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, 32, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n && !loop->stop; i++) {
-			struct evloop_watch *w = evs[i].data.ptr;
-			if (w->removed)
-				continue;
-			if (w->owns_fd)
-				timer_fired(w, evs[i].events);
-			else
-				w->fn(w->opaque, evs[i].events);
-		}
-		free_dead(loop);
+	int n = epoll_wait(loop->epfd, evs, 32, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !loop->stop; i++) {
+		struct evloop_watch *w = evs[i].data.ptr;
+		if (w->removed)
+			continue;
+		if (w->owns_fd)
+			timer_fired(w, evs[i].events);
+		else
+			w->fn(w->opaque, evs[i].events);
 	}
 	free_dead(loop);
+	return n;
+}
+
+int evloop_run(struct evloop *loop)
+{
+	while (!loop->stop) {
+		int ret = evloop_run_once(loop, -1);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 

@@ -30,6 +30,9 @@ void evloop_remove(struct evloop *loop, struct evloop_watch *w);
 struct evloop_watch *evloop_timer(struct evloop *loop, uint64_t ms, bool repeat,
 				  evloop_fn fn, void *opaque);
 
+/* Wait up to timeout_ms (-1: forever) and dispatch one batch of events.
+ * Returns the number of events dispatched or a negative errno. */
+int evloop_run_once(struct evloop *loop, int timeout_ms);
 /* Run until evloop_stop(); returns 0. */
 int evloop_run(struct evloop *loop);
 void evloop_stop(struct evloop *loop);

@@ -47,6 +47,10 @@ static void block_signals(void)
  * reset of every device and of KVM's state. */
 static void restart(char **argv)
 {
+	const char *count = getenv("ATOLL_VMM_BOOT_COUNT");
+	char next[24];
+	snprintf(next, sizeof(next), "%d", (count ? atoi(count) : 1) + 1);
+	setenv("ATOLL_VMM_BOOT_COUNT", next, 1);
 	log_info("restarting the domain");
 	restore_tty();
 	execv("/proc/self/exe", argv);

@@ -295,6 +295,21 @@ static bool handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+/* Wait here, outside KVM_RUN, while the VM is paused. */
+static void park_if_paused(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		vm->n_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->paused && atomic_load(&vm->exit_reason) == VM_RUNNING)
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->n_parked--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -309,6 +324,9 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (atomic_load(&vm->exit_reason) == VM_RUNNING) {
+		park_if_paused(vcpu);
+		if (atomic_load(&vm->exit_reason) != VM_RUNNING)
+			break;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

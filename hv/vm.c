@@ -14,12 +14,14 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot/acpi.h"
 #include "boot/kernel_image.h"
 #include "boot/linux.h"
 #include "devices/platform.h"
+#include "control.h"
 #include "irq.h"
 #include "log.h"
 #include "pci/pci.h"
@@ -190,6 +192,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	vm->kvm_fd = vm->vm_fd = vm->exit_wake_fd = -1;
 	vm->loop.epfd = -1;
 	pthread_mutex_init(&vm->gsi_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->started_ms = vm_uptime_ms(vm);
 	bus_init(&vm->io_bus, "io");
 	bus_init(&vm->mmio_bus, "mmio");
 	if (evloop_init(&vm->loop))
@@ -202,6 +207,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	    setup_memory(vm, err, errlen) || setup_irqchip(vm, err, errlen))
 		return -1;
 	if (create_devices(vm, err, errlen) || build_acpi(vm, err, errlen))
+		return -1;
+	if (cfg->control && !(vm->control = control_open(vm, cfg->control, err, errlen)))
 		return -1;
 	return 0;
 }
@@ -284,15 +291,24 @@ static int load_kernel(struct vm *vm, struct linux_boot *boot, char *err, size_t
 	return ret;
 }
 
-static struct evloop_watch *shutdown_timer;
-
 static void shutdown_timeout(void *opaque, uint32_t events)
 {
 	(void)events;
 	struct vm *vm = opaque;
-	log_warn("the guest did not power off within %u s of the power button; "
-		 "forcing it off", vm->cfg->shutdown_timeout_s);
+	log_warn("the guest did not power off in time after the power button; "
+		 "forcing it off");
 	vm_request_exit(vm, VM_EXIT_FORCED);
+}
+
+void vm_shutdown(struct vm *vm, unsigned timeout_s)
+{
+	acpi_pm_power_button(vm);
+	if (vm->shutdown_timer)
+		evloop_remove(&vm->loop, vm->shutdown_timer);
+	vm->shutdown_timer = evloop_timer(&vm->loop, (uint64_t)timeout_s * 1000, false,
+					  shutdown_timeout, vm);
+	/* A paused guest cannot react to the button. */
+	vm_pause(vm, false);
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -300,20 +316,17 @@ static void on_signal(void *opaque, uint32_t events)
 	(void)events;
 	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
-	int fd = vm->signal_fd;
 
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	if (shutdown_timer) {
+	if (vm->shutdown_timer) {
 		log_warn("second %s: forcing the domain off", strsignal((int)si.ssi_signo));
 		vm_request_exit(vm, VM_EXIT_FORCED);
 		return;
 	}
 	log_info("%s: pressing the ACPI power button; forcing off in %u s if the guest "
 		 "does not shut down", strsignal((int)si.ssi_signo), vm->cfg->shutdown_timeout_s);
-	acpi_pm_power_button(vm);
-	shutdown_timer = evloop_timer(&vm->loop, (uint64_t)vm->cfg->shutdown_timeout_s * 1000,
-				      false, shutdown_timeout, vm);
+	vm_shutdown(vm, vm->cfg->shutdown_timeout_s);
 }
 
 static int setup_signals(struct vm *vm, char *err, size_t errlen)
@@ -348,8 +361,45 @@ static int start_vcpus(struct vm *vm, int (*setup)(struct vcpu *, void *),
 	return 0;
 }
 
+void vm_pause(struct vm *vm, bool pause)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused == pause) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return;
+	}
+	vm->paused = pause;
+	if (!pause) {
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
+		log_info("resumed");
+		return;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		if (vm->vcpus[i])
+			vcpu_kick(vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->paused && vm->n_parked < vm->n_vcpus &&
+	       atomic_load(&vm->exit_reason) == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	log_info("paused");
+}
+
+uint64_t vm_uptime_ms(const struct vm *vm)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - vm->started_ms;
+}
+
 static void stop_vcpus(struct vm *vm)
 {
+	/* Parked vCPUs wake up, see the exit reason and leave. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		if (vm->vcpus[i])
 			vcpu_kick(vm->vcpus[i]);
@@ -389,6 +439,8 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 
 void vm_destroy(struct vm *vm)
 {
+	control_close(vm->control);
+	vm->control = NULL;
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);

@@ -17,6 +17,8 @@
 
 struct pci_host;
 struct vcpu;
+struct control;
+struct virtio_device;
 
 /* Why the VM stopped running its vCPUs. */
 enum vm_exit_reason {
@@ -51,6 +53,19 @@ struct vm {
 	struct kvm_cpuid2 *cpuid;      /* KVM_GET_SUPPORTED_CPUID */
 	uint32_t crash_vcpu;           /* which vCPU reported the crash */
 	void *acpi_pm;                 /* struct acpi_pm *, for the power button */
+	struct control *control;       /* control socket, NULL without --control */
+	const char *serial_path;       /* the serial console's pty/socket, or NULL */
+	uint64_t started_ms;           /* CLOCK_MONOTONIC at vm_create */
+	struct evloop_watch *shutdown_timer;  /* set while a shutdown is pending */
+
+	/* Pausing parks every vCPU thread outside KVM_RUN. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	unsigned n_parked;
+
+	struct virtio_device *virtio_devs[32];  /* for stats */
+	unsigned n_virtio;
 	int signal_fd;                 /* SIGTERM/SIGINT/SIGHUP, blocked elsewhere */
 };
 
@@ -70,6 +85,13 @@ void vm_destroy(struct vm *vm);
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
 /* A reset was requested by the guest (i8042 0xFE, ACPI reset register). */
 static inline void vm_request_reset(struct vm *vm) { vm_request_exit(vm, VM_EXIT_REBOOT); }
+
+/* Stop (true) or restart the vCPUs; returns once all are parked. */
+void vm_pause(struct vm *vm, bool pause);
+/* Press the power button; force the domain off after timeout_s. */
+void vm_shutdown(struct vm *vm, unsigned timeout_s);
+/* Milliseconds since the VM was created. */
+uint64_t vm_uptime_ms(const struct vm *vm);
 
 /* Register an ioeventfd: a guest write of `len` bytes to MMIO `addr`
  * signals `fd` without leaving the kernel.  `assign` false removes it. */

@@ -493,12 +493,20 @@ static int open_stdio(struct chardev *ch, char *err, size_t errlen)
 			 "choose pty, unix:PATH or file:PATH for one of them", ch->what);
 		return -EBUSY;
 	}
+	ch->out_fd = STDOUT_FILENO;
+	/* Started in the background (`atoll-vmm ... &`): touching the
+	 * terminal's mode or reading from it would stop us with SIGTTOU or
+	 * SIGTTIN, so the console is output-only. */
+	if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) != getpgrp()) {
+		log_info("%s: not in the terminal's foreground; console input is "
+			 "disabled", ch->what);
+		return 0;
+	}
 	r = tty_make_raw();
 	if (r < 0)
 		log_warn("%s: cannot put the terminal in raw mode: %s", ch->what,
 			 strerror(-r));
 	ch->in_fd = STDIN_FILENO;
-	ch->out_fd = STDOUT_FILENO;
 	return 0;
 }
 
@@ -800,7 +808,7 @@ void chardev_close(struct chardev *ch)
 		close(ch->pty_slave_fd);
 	if (ch->kick_fd >= 0)
 		close(ch->kick_fd);
-	if (ch->kind == CHARDEV_STDIO && ch->in_fd == STDIN_FILENO) {
+	if (ch->kind == CHARDEV_STDIO && ch->out_fd == STDOUT_FILENO) {
 		tty_restore();
 		atomic_store(&stdio_taken, false);
 	}

@@ -405,6 +405,8 @@ int serial_create(struct vm *vm, const struct chardev_config *cfg,
 		chardev_close(s->chr);
 		goto fail;
 	}
+	if (port == COM1_PORT)
+		vm->serial_path = chardev_path(s->chr);
 	return 0;
 fail:
 	pthread_mutex_destroy(&s->lock);

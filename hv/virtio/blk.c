@@ -270,6 +270,8 @@ static uint8_t do_read(struct blk_backend *b, const struct virtq_elem *elem,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	*written = data.len;
+	b->rd_bytes += data.len;
+	b->rd_ops++;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -290,6 +292,8 @@ static uint8_t do_write(struct blk_backend *b, const struct virtq_elem *elem,
 		log_host_error(b, "write", r);
 		return VIRTIO_BLK_S_IOERR;
 	}
+	b->wr_bytes += data.len;
+	b->wr_ops++;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -483,6 +487,13 @@ static void blk_queue_notify(struct virtio_device *dev, struct virtq *vq)
 static void blk_activate(struct virtio_device *dev) { (void)dev; }
 static void blk_reset(struct virtio_device *dev) { (void)dev; }
 
+static void blk_stats(struct virtio_device *dev, struct virtio_stats *out)
+{
+	const struct blk_backend *b = &((struct virtio_blk *)dev->priv)->be;
+	*out = (struct virtio_stats){ .to_guest_bytes = b->rd_bytes, .to_guest_ops = b->rd_ops,
+				      .from_guest_bytes = b->wr_bytes, .from_guest_ops = b->wr_ops };
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.name = "blk",      /* the transport names it virtio-blk */
 	.device_id = VIRTIO_ID_BLOCK,
@@ -491,6 +502,7 @@ static const struct virtio_device_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.activate = blk_activate,
 	.reset = blk_reset,
+	.stats = blk_stats,
 };
 
 static void put32(uint8_t *cfg, unsigned off, uint32_t v)

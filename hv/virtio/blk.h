@@ -36,6 +36,7 @@ struct blk_backend {
 	uint64_t capacity;                 /* in 512-byte sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];  /* zero-padded, not terminated */
 	char *path;                        /* for messages */
+	uint64_t rd_bytes, wr_bytes, rd_ops, wr_ops;  /* completed I/O */
 };
 
 /* Open cfg->path (read-only if cfg->readonly) and lock it against other

@@ -256,6 +256,13 @@ static void net_reset(struct virtio_device *dev)
 	net_rx_watch(net, false);
 }
 
+static void net_stats(struct virtio_device *dev, struct virtio_stats *out)
+{
+	const struct net_stats *st = &((struct virtio_net *)dev->priv)->stats;
+	*out = (struct virtio_stats){ .to_guest_bytes = st->rx_bytes, .to_guest_ops = st->rx_packets,
+				      .from_guest_bytes = st->tx_bytes, .from_guest_ops = st->tx_packets };
+}
+
 static const struct virtio_device_ops net_ops = {
 	.name = "net",      /* the transport names it virtio-net */
 	.device_id = VIRTIO_ID_NET,
@@ -264,6 +271,7 @@ static const struct virtio_device_ops net_ops = {
 	.queue_notify = net_queue_notify,
 	.activate = net_activate,
 	.reset = net_reset,
+	.stats = net_stats,
 };
 
 /* 52:54:00 plus 24 bits of FNV-1a over the domain name and NIC index, so a

@@ -424,6 +424,8 @@ int virtio_pci_init(struct virtio_device *dev, struct vm *vm,
 		ret = pci_host_add(vm->pci, pci, -1);
 		ret = ret < 0 ? ret : 0;
 	}
+	if (!ret && vm->n_virtio < sizeof(vm->virtio_devs) / sizeof(vm->virtio_devs[0]))
+		vm->virtio_devs[vm->n_virtio++] = dev;
 	if (ret)
 		log_error("%s: cannot create the device: %s", name, strerror(-ret));
 	return ret;

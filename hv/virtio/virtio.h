@@ -41,6 +41,13 @@ struct evloop_watch;
 
 struct virtio_device;
 
+/* I/O totals for stats: blk reads and net receives go to the guest, blk
+ * writes and net sends come from it. */
+struct virtio_stats {
+	uint64_t to_guest_bytes, from_guest_bytes;
+	uint64_t to_guest_ops, from_guest_ops;
+};
+
 struct virtio_device_ops {
 	const char *name;
 	uint16_t device_id;       /* VIRTIO_ID_* ; PCI id is 0x1040 + this */
@@ -54,6 +61,8 @@ struct virtio_device_ops {
 	void (*activate)(struct virtio_device *dev);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_device *dev);
+	/* Optional: I/O totals, dev->lock held. */
+	void (*stats)(struct virtio_device *dev, struct virtio_stats *out);
 };
 
 struct virtio_queue_io {

@@ -1,0 +1,140 @@
+/* atolld's shared types: the daemon, its domains, and the interfaces
+ * between its modules (store, supervisor, API, stats, events, console).
+ * See docs/api.md for the API contract and docs/architecture.md. */
+#ifndef ATOLLD_H
+#define ATOLLD_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ATOLLD_ERROR atolld_error_quark()
+GQuark atolld_error_quark(void);
+
+/* Error kinds; each maps to one HTTP status (docs/api.md). */
+typedef enum {
+	ATOLLD_ERROR_BAD_REQUEST,   /* 400, GError message names the field */
+	ATOLLD_ERROR_NOT_FOUND,     /* 404 */
+	ATOLLD_ERROR_CONFLICT,      /* 409 */
+	ATOLLD_ERROR_TOO_LARGE,     /* 413 */
+	ATOLLD_ERROR_HOST,          /* 500: the host failed; message says what to do */
+} AtolldError;
+
+typedef enum {
+	DOMAIN_SHUTOFF,
+	DOMAIN_STARTING,
+	DOMAIN_RUNNING,
+	DOMAIN_PAUSED,
+	DOMAIN_SHUTTING_DOWN,
+	DOMAIN_CRASHED,
+	DOMAIN_BROKEN,   /* the definition on disk does not load */
+} DomainState;
+
+const char *domain_state_name(DomainState s);
+
+typedef enum { NIC_NETWORK, NIC_ISOLATED, NIC_USER } NicType;
+
+typedef struct {
+	char *path;
+	bool readonly;
+	char *serial;
+} DiskDef;
+
+typedef struct {
+	NicType type;
+	char *network;      /* NIC_NETWORK: libvirt network name ("default") */
+	char mac[18];       /* "52:54:00:xx:xx:xx", generated if not given */
+} NicDef;
+
+/* A domain definition: the VM description plus management data. */
+typedef struct {
+	char *name;
+	uint64_t memory_mib;
+	unsigned vcpus;
+	char *kernel, *initrd, *cmdline;
+	GPtrArray *disks;   /* DiskDef* */
+	GPtrArray *nics;    /* NicDef* */
+	char *on_poweroff, *on_reboot, *on_crash;
+	unsigned shutdown_timeout_s;
+	bool autostart;
+	char *label;
+} DomainDef;
+
+/* definition.c: JSON <-> DomainDef, strict validation.  Errors are
+ * ATOLLD_ERROR_BAD_REQUEST with a message that starts with the field path
+ * ("disks[1].path: ..."). */
+DomainDef *domain_def_from_json(JsonNode *node, GError **error);
+JsonNode *domain_def_to_json(const DomainDef *def);
+void domain_def_free(DomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)
+bool domain_name_valid(const char *name);
+
+/* One stats sample (stats.c keeps one per second per running domain). */
+typedef struct {
+	int64_t t;                  /* unix time, seconds */
+	double cpu_time_s;
+	uint64_t memory_rss_bytes;
+	uint64_t disk_rd_bytes, disk_wr_bytes, disk_rd_ops, disk_wr_ops;
+	uint64_t net_rx_bytes, net_tx_bytes;
+} StatsSample;
+
+typedef struct Domain Domain;
+typedef struct Atolld Atolld;
+
+struct Domain {
+	Atolld *daemon;
+	DomainDef *def;          /* NULL when state == DOMAIN_BROKEN */
+	char *name;
+	char *broken_reason;     /* why the file did not load */
+	DomainState state;
+	int pid;                 /* VMM pid, 0 when not running */
+	int64_t started_at;
+	char *last_exit_reason;  /* "poweroff", "reboot", "crash", "destroyed", "vmm-error: ..." */
+	int last_exit_code;
+	int64_t last_exit_at;
+	void *vmm;               /* supervisor.c's per-VMM state */
+	void *stats;             /* stats.c's ring of StatsSample */
+};
+
+struct Atolld {
+	char *state_dir;         /* /var/lib/atoll: domains/, images/, ... */
+	char *run_dir;           /* /run/atoll: atolld.sock, vmm/NAME.{pid,control,console} */
+	char *vmm_path;          /* the atoll-vmm binary */
+	GHashTable *domains;     /* name -> Domain* */
+	void *server;            /* api.c */
+	void *events;            /* events.c */
+	void *libvirt;           /* dom0-services/libvirt host resources */
+};
+
+/* store.c: one file per domain in state_dir/domains, atomic writes. */
+void store_load_all(Atolld *d);   /* broken files become DOMAIN_BROKEN entries */
+bool store_save(Atolld *d, const DomainDef *def, GError **error);
+bool store_delete(Atolld *d, const char *name, GError **error);
+
+/* supervisor.c: runs and re-adopts atoll-vmm processes. */
+bool supervisor_start(Domain *dom, GError **error);
+bool supervisor_shutdown(Domain *dom, unsigned timeout_s, GError **error);
+bool supervisor_destroy(Domain *dom, GError **error);
+bool supervisor_reboot(Domain *dom, GError **error);
+bool supervisor_pause(Domain *dom, bool pause, GError **error);
+void supervisor_adopt_all(Atolld *d);   /* after a daemon restart */
+
+/* The HTTP server (api.c); other modules add their WebSocket routes. */
+typedef struct _SoupServer SoupServer;
+void events_register(Atolld *d, SoupServer *server);    /* /v1/events */
+void console_register(Atolld *d, SoupServer *server);   /* /v1/domains/{name}/console */
+/* console.c: the bounded serial log of a domain, or NULL. */
+GBytes *console_log(Domain *dom);
+
+/* stats.c: samples since `since` (unix seconds), oldest first. */
+GArray *stats_history(Domain *dom, int64_t since);   /* of StatsSample */
+
+/* events.c: broadcast to /v1/events subscribers. */
+void events_emit_state(Atolld *d, Domain *dom, const char *reason);
+void events_emit(Atolld *d, JsonNode *event);   /* takes ownership */
+
+/* Set dom->state and emit the event. */
+void domain_set_state(Domain *dom, DomainState state, const char *reason);
+
+#endif
