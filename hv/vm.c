@@ -441,6 +441,9 @@ void vm_destroy(struct vm *vm)
 {
 	control_close(vm->control);
 	vm->control = NULL;
+	for (unsigned i = 0; i < vm->n_virtio; i++)
+		virtio_pci_destroy(vm->virtio_devs[i]);
+	vm->n_virtio = 0;
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);

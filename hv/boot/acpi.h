@@ -21,8 +21,10 @@ struct acpi_platform {
 
 /* Build all tables into buf, which the guest will see at guest address
  * `gpa`; pointers between tables are absolute guest addresses.  The RSDP
- * is placed first (16-byte aligned).  Returns the bytes used, or 0 if buf
- * is too small. */
+ * is placed first (16-byte aligned), so the RSDP address is `gpa`.
+ * Returns the bytes used, or 0 (with the reason logged) if buf is too
+ * small or the platform cannot be described: 1-254 vCPUs, the 32-bit
+ * window and the whole buffer below 4 GiB, gpa 16-byte aligned. */
 size_t acpi_build(const struct acpi_platform *p, uint8_t *buf, size_t len,
 		  uint64_t gpa);
 

@@ -494,6 +494,13 @@ static void blk_stats(struct virtio_device *dev, struct virtio_stats *out)
 				      .from_guest_bytes = b->wr_bytes, .from_guest_ops = b->wr_ops };
 }
 
+static void blk_destroy(struct virtio_device *dev)
+{
+	struct virtio_blk *blk = dev->priv;
+	blk_backend_close(&blk->be);
+	free(blk);
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.name = "blk",      /* the transport names it virtio-blk */
 	.device_id = VIRTIO_ID_BLOCK,
@@ -503,6 +510,7 @@ static const struct virtio_device_ops blk_ops = {
 	.activate = blk_activate,
 	.reset = blk_reset,
 	.stats = blk_stats,
+	.destroy = blk_destroy,
 };
 
 static void put32(uint8_t *cfg, unsigned off, uint32_t v)

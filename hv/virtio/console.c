@@ -205,6 +205,13 @@ static void console_reset(struct virtio_device *dev)
 	con->active = false;
 }
 
+static void console_destroy(struct virtio_device *dev)
+{
+	struct virtio_console *con = dev->priv;
+	chardev_close(con->ch);
+	free(con);
+}
+
 static const struct virtio_device_ops console_ops = {
 	.name = "console",  /* the transport names it virtio-console */
 	.device_id = VIRTIO_ID_CONSOLE,
@@ -213,6 +220,7 @@ static const struct virtio_device_ops console_ops = {
 	.queue_notify = console_queue_notify,
 	.activate = console_activate,
 	.reset = console_reset,
+	.destroy = console_destroy,
 };
 
 int virtio_console_create(struct vm *vm, const struct chardev_config *cfg)

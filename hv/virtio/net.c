@@ -263,6 +263,15 @@ static void net_stats(struct virtio_device *dev, struct virtio_stats *out)
 				      .from_guest_bytes = st->tx_bytes, .from_guest_ops = st->tx_packets };
 }
 
+static void net_free(struct virtio_net *net);
+
+static void net_destroy(struct virtio_device *dev)
+{
+	struct virtio_net *net = dev->priv;
+	evloop_remove(&dev->vm->loop, net->tap_watch);
+	net_free(net);
+}
+
 static const struct virtio_device_ops net_ops = {
 	.name = "net",      /* the transport names it virtio-net */
 	.device_id = VIRTIO_ID_NET,
@@ -272,6 +281,7 @@ static const struct virtio_device_ops net_ops = {
 	.activate = net_activate,
 	.reset = net_reset,
 	.stats = net_stats,
+	.destroy = net_destroy,
 };
 
 /* 52:54:00 plus 24 bits of FNV-1a over the domain name and NIC index, so a

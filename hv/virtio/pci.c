@@ -99,8 +99,11 @@ static void set_status(struct virtio_device *dev, uint8_t status)
 		/* Refuse features we never offered, and legacy drivers. */
 		if ((dev->driver_features & ~dev->device_features) ||
 		    !(dev->driver_features & VIRTIO_F_VERSION_1)) {
-			log_warn("%s: driver asked for unsupported features 0x%llx",
-				 dev->pci.name, (unsigned long long)dev->driver_features);
+			log_warn("%s: refusing the driver's features 0x%llx (offered 0x%llx; "
+				 "a driver without VERSION_1 is a legacy driver, which this "
+				 "device does not support)", dev->pci.name,
+				 (unsigned long long)dev->driver_features,
+				 (unsigned long long)dev->device_features);
 			status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 		}
 	}
@@ -429,6 +432,23 @@ int virtio_pci_init(struct virtio_device *dev, struct vm *vm,
 	if (ret)
 		log_error("%s: cannot create the device: %s", name, strerror(-ret));
 	return ret;
+}
+
+void virtio_pci_destroy(struct virtio_device *dev)
+{
+	for (uint16_t q = 0; q < dev->n_queues; q++) {
+		struct virtio_queue_io *io = &dev->qio[q];
+		queue_ioeventfd_unregister(dev, q);
+		evloop_remove(&dev->vm->loop, io->watch);
+		io->watch = NULL;
+		if (io->ioeventfd >= 0)
+			close(io->ioeventfd);
+		io->ioeventfd = -1;
+	}
+	msix_destroy(&dev->msix);
+	pthread_mutex_destroy(&dev->lock);
+	if (dev->ops->destroy)
+		dev->ops->destroy(dev);
 }
 
 void virtio_notify_used(struct virtio_device *dev, struct virtq *vq)

@@ -81,6 +81,11 @@ static void rng_config_access(struct virtio_device *dev, uint32_t off,
 static void rng_activate(struct virtio_device *dev) { (void)dev; }
 static void rng_reset(struct virtio_device *dev) { (void)dev; }
 
+static void rng_destroy(struct virtio_device *dev)
+{
+	free(dev->priv);
+}
+
 static const struct virtio_device_ops rng_ops = {
 	.name = "rng",      /* the transport names it virtio-rng */
 	.device_id = VIRTIO_ID_RNG,
@@ -89,6 +94,7 @@ static const struct virtio_device_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 	.activate = rng_activate,
 	.reset = rng_reset,
+	.destroy = rng_destroy,
 };
 
 int virtio_rng_create(struct vm *vm)

@@ -63,6 +63,8 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_device *dev);
 	/* Optional: I/O totals, dev->lock held. */
 	void (*stats)(struct virtio_device *dev, struct virtio_stats *out);
+	/* Release the backend and free the model's state (which embeds dev). */
+	void (*destroy)(struct virtio_device *dev);
 };
 
 struct virtio_queue_io {
@@ -98,6 +100,10 @@ struct virtio_device {
 int virtio_pci_init(struct virtio_device *dev, struct vm *vm,
 		    const struct virtio_device_ops *ops, uint64_t features,
 		    uint16_t n_queues, uint16_t queue_size, void *priv);
+
+/* Tear the device down: its eventfds, watches and vectors, then the
+ * model's own state through ops->destroy.  The VM must be stopped. */
+void virtio_pci_destroy(struct virtio_device *dev);
 
 static inline bool virtio_has_feature(const struct virtio_device *dev, uint64_t f)
 {

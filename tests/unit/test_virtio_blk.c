@@ -12,6 +12,7 @@
 #include "virtio/blk.h"
 #include "virtio/virtio.h"
 #include "vm.h"
+#include "testvm.h"
 
 #define DISK_SECTORS 64
 #define DISK_BYTES   (DISK_SECTORS * 512)
@@ -536,28 +537,17 @@ static struct vm vm;
 
 static void vm_setup(void)
 {
-	memset(&vm, 0, sizeof(vm));
-	vm.kvm_fd = vm.vm_fd = -1;  /* no KVM: the trapped kick path is used */
-	bus_init(&vm.io_bus, "io");
-	bus_init(&vm.mmio_bus, "mmio");
-	g_assert_cmpint(evloop_init(&vm.loop), ==, 0);
-	g_assert_cmpint(guest_memory_init(&vm.mem, 16 << 20), ==, 0);
-	vm.pci = g_new0(struct pci_host, 1);
-	g_assert_cmpint(pci_host_init(vm.pci, &vm), ==, 0);
+	testvm_init(&vm, 16 << 20);
 }
 
 static uint32_t mmio_read(uint64_t addr, uint32_t len)
 {
-	uint8_t d[8];
-	bus_access(&vm.mmio_bus, addr, d, len, false);
-	return (uint32_t)bus_data_get(d, len);
+	return testvm_mmio_read(&vm, addr, len);
 }
 
 static void mmio_write(uint64_t addr, uint32_t len, uint64_t v)
 {
-	uint8_t d[8];
-	bus_data_set(d, len, v);
-	bus_access(&vm.mmio_bus, addr, d, len, true);
+	testvm_mmio_write(&vm, addr, len, v);
 }
 
 /* BAR 0 of the virtio device with PCI device id `id` on bus 0. */
@@ -688,6 +678,7 @@ static void test_device(void)
 	g_assert_cmpuint(((uint16_t *)gpa(RING_USED))[1], ==, 1);
 	g_assert_cmphex(mmio_read(bar + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, !=, 0);
 
+	testvm_destroy(&vm);
 	g_unlink(path);
 	g_free(path);
 }
@@ -707,6 +698,7 @@ static void test_device_readonly(void)
 	/* a second VMM may not open it read-write meanwhile */
 	cfg.readonly = false;
 	g_assert_cmpint(virtio_blk_create(&vm, &cfg, 1), ==, -1);
+	testvm_destroy(&vm);
 	g_unlink(path);
 	g_free(path);
 }
@@ -739,6 +731,7 @@ static void test_rng_device(void)
 	/* the bytes past the cap are untouched */
 	for (size_t i = 64 * 1024 - 64; i < 192 * 1024; i++)
 		g_assert_cmpuint(buf[0x10000 + i], ==, 0);
+	testvm_destroy(&vm);
 }
 
 #define FX(name, fn, ro) \

@@ -15,6 +15,7 @@
 #include "virtio/console.h"
 #include "virtio/virtio.h"
 #include "vm.h"
+#include "testvm.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -184,74 +185,39 @@ static struct virtio_device *cdev;
 #define TXQ_DESC  0x20000
 #define TXQ_AVAIL 0x21000
 #define TXQ_USED  0x22000
-#define DQSZ      16
+#define DQSZ      TESTVM_QSZ
 #define RXBUF     0x100000
 #define RXBUF_LEN 512
 
 static void d_mmio_write(uint64_t off, uint32_t len, uint64_t v)
 {
-	uint8_t d[8];
-
-	bus_data_set(d, len, v);
-	bus_access(&dvm.mmio_bus, cdev->pci.bars[0].addr + off, d, len, true);
+	testvm_dev_write(&dvm, cdev, off, len, v);
 }
 
 static uint64_t d_mmio_read(uint64_t off, uint32_t len)
 {
-	uint8_t d[8];
-
-	bus_access(&dvm.mmio_bus, cdev->pci.bars[0].addr + off, d, len, false);
-	return bus_data_get(d, len);
+	return testvm_dev_read(&dvm, cdev, off, len);
 }
 
 static void d_queue(uint16_t q, uint64_t desc, uint64_t avail, uint64_t used)
 {
-	d_mmio_write(0x16, 2, q);
-	d_mmio_write(0x18, 2, DQSZ);
-	d_mmio_write(0x20, 4, desc);
-	d_mmio_write(0x24, 4, 0);
-	d_mmio_write(0x28, 4, avail);
-	d_mmio_write(0x2c, 4, 0);
-	d_mmio_write(0x30, 4, used);
-	d_mmio_write(0x34, 4, 0);
-	d_mmio_write(0x1c, 2, 1);
+	testvm_queue_setup(&dvm, cdev, q, desc, avail, used);
 }
 
 static void d_post(uint64_t desc, uint64_t avail, uint16_t id, uint64_t addr,
 		   uint32_t len, uint16_t flags)
 {
-	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags };
-	uint16_t idx;
-
-	g_assert_cmpint(guest_write(&dvm.mem, desc + 16u * id, &d, sizeof(d)), ==, 0);
-	g_assert_cmpint(guest_read(&dvm.mem, avail + 2, &idx, 2), ==, 0);
-	g_assert_cmpint(guest_write(&dvm.mem, avail + 4 + 2u * (idx % DQSZ), &id, 2), ==, 0);
-	idx++;
-	g_assert_cmpint(guest_write(&dvm.mem, avail + 2, &idx, 2), ==, 0);
+	testvm_post(&dvm, desc, avail, id, addr, len, flags);
 }
 
 static uint16_t d_used_idx(uint64_t used)
 {
-	uint16_t idx = 0;
-
-	g_assert_cmpint(guest_read(&dvm.mem, used + 2, &idx, 2), ==, 0);
-	return idx;
-}
-
-static void d_stop(void *opaque, uint32_t events)
-{
-	(void)events;
-	evloop_stop(opaque);
+	return testvm_used_idx(&dvm, used);
 }
 
 static void d_pump(unsigned ms)
 {
-	struct evloop_watch *t = evloop_timer(&dvm.loop, ms, false, d_stop, &dvm.loop);
-
-	g_assert_nonnull(t);
-	dvm.loop.stop = false;
-	evloop_run(&dvm.loop);
-	evloop_remove(&dvm.loop, t);
+	testvm_pump(&dvm, ms);
 }
 
 static int d_setup(char *sock_path, size_t len)
@@ -260,14 +226,7 @@ static int d_setup(char *sock_path, size_t len)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int client;
 
-	memset(&dvm, 0, sizeof(dvm));
-	dvm.kvm_fd = dvm.vm_fd = -1;
-	bus_init(&dvm.io_bus, "io");
-	bus_init(&dvm.mmio_bus, "mmio");
-	g_assert_cmpint(evloop_init(&dvm.loop), ==, 0);
-	g_assert_cmpint(guest_memory_init(&dvm.mem, 16 << 20), ==, 0);
-	dvm.pci = g_new0(struct pci_host, 1);
-	g_assert_cmpint(pci_host_init(dvm.pci, &dvm), ==, 0);
+	testvm_init(&dvm, 16 << 20);
 
 	snprintf(sock_path, len, "%s/atoll-con-%d.sock", g_get_tmp_dir(), (int)getpid());
 	cc.path = sock_path;

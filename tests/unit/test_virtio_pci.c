@@ -8,6 +8,7 @@
 #include "pci/pci.h"
 #include "virtio/virtio.h"
 #include "vm.h"
+#include "testvm.h"
 
 static struct vm vm;
 static struct virtio_device dev;
@@ -37,32 +38,15 @@ static const struct virtio_device_ops test_ops = {
 
 static void setup(void)
 {
-	memset(&vm, 0, sizeof(vm));
 	memset(&dev, 0, sizeof(dev));
-	vm.kvm_fd = vm.vm_fd = -1;  /* no KVM: ioeventfd/irqfd calls fail */
-	bus_init(&vm.io_bus, "io");
-	bus_init(&vm.mmio_bus, "mmio");
-	g_assert_cmpint(evloop_init(&vm.loop), ==, 0);
-	g_assert_cmpint(guest_memory_init(&vm.mem, 16 << 20), ==, 0);
-	vm.pci = g_new0(struct pci_host, 1);
-	g_assert_cmpint(pci_host_init(vm.pci, &vm), ==, 0);
+	testvm_init(&vm, 16 << 20);
 	g_assert_cmpint(virtio_pci_init(&dev, &vm, &test_ops, 1ULL << 3, 2, 64, NULL), ==, 0);
 	notified = activated = resets = 0;
 }
 
-/* Free what setup() made, so LeakSanitizer sees a clean run. */
 static void teardown(void)
 {
-	for (uint16_t q = 0; q < dev.n_queues; q++) {
-		evloop_remove(&vm.loop, dev.qio[q].watch);
-		close(dev.qio[q].ioeventfd);
-	}
-	msix_destroy(&dev.msix);
-	evloop_destroy(&vm.loop);
-	bus_destroy(&vm.io_bus);
-	bus_destroy(&vm.mmio_bus);
-	guest_memory_free(&vm.mem);
-	g_free(vm.pci);
+	testvm_destroy(&vm);
 }
 
 static uint32_t cfg_read_cf8(uint8_t devfn, uint32_t reg, uint32_t len)
@@ -95,16 +79,12 @@ static uint64_t bar0(void)
 
 static uint32_t mmio_read(uint64_t addr, uint32_t len)
 {
-	uint8_t d[8];
-	bus_access(&vm.mmio_bus, addr, d, len, false);
-	return (uint32_t)bus_data_get(d, len);
+	return testvm_mmio_read(&vm, addr, len);
 }
 
 static void mmio_write(uint64_t addr, uint32_t len, uint64_t v)
 {
-	uint8_t d[8];
-	bus_data_set(d, len, v);
-	bus_access(&vm.mmio_bus, addr, d, len, true);
+	testvm_mmio_write(&vm, addr, len, v);
 }
 
 static void test_enumeration(void)
