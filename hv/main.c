@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "backends/chardev.h"
 #include "config.h"
 #include "log.h"
 #include "vm.h"
@@ -52,6 +53,7 @@ static void restart(char **argv)
 	snprintf(next, sizeof(next), "%d", (count ? atoi(count) : 1) + 1);
 	setenv("ATOLL_VMM_BOOT_COUNT", next, 1);
 	log_info("restarting the domain");
+	chardev_flush_all();
 	restore_tty();
 	execv("/proc/self/exe", argv);
 	log_error("cannot restart: exec /proc/self/exe: %s", strerror(errno));

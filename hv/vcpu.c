@@ -113,11 +113,14 @@ static int setup_lapic(struct vcpu *vcpu)
 
 static int setup_msrs_fpu(struct vcpu *vcpu)
 {
-	struct {
+	/* struct kvm_msrs ends in a flexible array: build it in a buffer. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} msrs = { .hdr.nmsrs = 1,
-		   .e[0] = { .index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING } };
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs = { 0 };
+	msrs.hdr.nmsrs = 1;
+	msrs.hdr.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE,
+						      .data = MISC_ENABLE_FAST_STRING };
 	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) < 0)
 		log_debug("vCPU %u: MISC_ENABLE not accepted", vcpu->id);
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };

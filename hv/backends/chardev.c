@@ -191,6 +191,11 @@ static void flush_at_exit(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void chardev_flush_all(void)
+{
+	flush_at_exit();
+}
+
 static void registry_add(struct chardev *ch)
 {
 	static bool hooked;
@@ -497,7 +502,8 @@ static int open_stdio(struct chardev *ch, char *err, size_t errlen)
 	/* Started in the background (`atoll-vmm ... &`): touching the
 	 * terminal's mode or reading from it would stop us with SIGTTOU or
 	 * SIGTTIN, so the console is output-only. */
-	if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) != getpgrp()) {
+	pid_t fg = isatty(STDIN_FILENO) ? tcgetpgrp(STDIN_FILENO) : -1;
+	if (fg != -1 && fg != getpgrp()) {
 		log_info("%s: not in the terminal's foreground; console input is "
 			 "disabled", ch->what);
 		return 0;

@@ -27,6 +27,9 @@ void chardev_accept_input(struct chardev *ch, bool accept);
 /* Write guest output.  Any thread.  Never blocks indefinitely: with no
  * client connected to a socket, output is dropped. */
 void chardev_write(struct chardev *ch, const void *buf, size_t len);
+/* Write out what every backend still buffers (up to about a second) and
+ * remove socket files: before the VMM re-executes itself, as exit does. */
+void chardev_flush_all(void);
 /* The pty or socket path, for messages ("serial console on /dev/pts/3"). */
 const char *chardev_path(const struct chardev *ch);
 
