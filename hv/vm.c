@@ -444,6 +444,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->n_virtio; i++)
 		virtio_pci_destroy(vm->virtio_devs[i]);
 	vm->n_virtio = 0;
+	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);
