@@ -10,7 +10,7 @@ scripts/install-deps.sh
 echo "== build (-Werror) and unit, kvm, system suites"
 [ -d build ] || meson setup build -Dwerror=true
 ninja -C build
-meson test -C build --print-errorlogs --suite unit --suite kvm --suite system
+meson test -C build --print-errorlogs --suite unit --suite kvm --suite system --suite gui
 
 echo "== unit suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 [ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
