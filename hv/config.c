@@ -735,6 +735,49 @@ static int m_rng(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 	return j_bool(n, f, &((struct vm_config *)t)->rng, err, errlen);
 }
 
+static const char *const gpu_names[] = { "none", "virtio", "bochs" };
+
+const char *gpu_kind_name(enum gpu_kind g)
+{
+	return (unsigned)g < G_N_ELEMENTS(gpu_names) ? gpu_names[g] : "?";
+}
+
+bool vm_config_input_enabled(const struct vm_config *cfg)
+{
+	return cfg->input == INPUT_ON ||
+	       (cfg->input == INPUT_AUTO && cfg->gpu != GPU_NONE);
+}
+
+static int parse_gpu(const char *s, const char *f, enum gpu_kind *dst,
+		     char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < G_N_ELEMENTS(gpu_names); i++) {
+		if (strcmp(s, gpu_names[i]) == 0) {
+			*dst = (enum gpu_kind)i;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "%s: unknown display device \"%s\" — give virtio, bochs or none",
+		    f, s);
+}
+
+static int m_gpu(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	if (j_string(n, f, &s, err, errlen) < 0)
+		return -1;
+	return parse_gpu(s, f, &((struct vm_config *)t)->gpu, err, errlen);
+}
+
+static int m_input(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	bool on = false;
+	if (j_bool(n, f, &on, err, errlen) < 0)
+		return -1;
+	((struct vm_config *)t)->input = on ? INPUT_ON : INPUT_OFF;
+	return 0;
+}
+
 static int m_action(enum lifecycle_action *dst, JsonNode *n, const char *f,
 		    char *err, size_t errlen)
 {
@@ -791,6 +834,8 @@ static const struct member top_members[] = {
 	{ "on_crash", m_on_crash },
 	{ "shutdown_timeout_s", m_timeout },
 	{ "control", m_control },
+	{ "gpu", m_gpu },
+	{ "input", m_input },
 };
 
 int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
@@ -854,7 +899,7 @@ enum {
 	OPT_CONFIG = 256, OPT_NAME, OPT_MEMORY, OPT_VCPUS, OPT_KERNEL, OPT_INITRD,
 	OPT_CMDLINE, OPT_DISK, OPT_NET, OPT_SERIAL, OPT_CONSOLE, OPT_RNG,
 	OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_SHUTDOWN_TIMEOUT,
-	OPT_CONTROL,
+	OPT_CONTROL, OPT_GPU, OPT_INPUT,
 };
 
 static const struct option long_opts[] = {
@@ -876,6 +921,8 @@ static const struct option long_opts[] = {
 	{ "on-crash", required_argument, NULL, OPT_ON_CRASH },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "gpu", required_argument, NULL, OPT_GPU },
+	{ "input", optional_argument, NULL, OPT_INPUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -901,6 +948,11 @@ void vm_config_usage(FILE *out, const char *prog)
 "  --console stdio|pty|unix:PATH|file:PATH|none\n"
 "                         virtio-console, the guest's hvc0 (default none)\n"
 "  --rng                  add a virtio-rng device\n"
+"  --gpu virtio|bochs|none\n"
+"                         display device: virtio-gpu or bochs-display\n"
+"                         (default none; docs/display.md)\n"
+"  --input[=on|off]       virtio-input keyboard and tablet (default: on\n"
+"                         when there is a display device)\n"
 "  --on-poweroff ACTION   destroy|restart|preserve (default destroy)\n"
 "  --on-reboot ACTION     destroy|restart|preserve (default restart)\n"
 "  --on-crash ACTION      destroy|restart|preserve (default destroy)\n"
@@ -1190,6 +1242,16 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		if (check_path(arg, "--control", err, errlen) < 0)
 			return -1;
 		set_str(&cfg->control, arg);
+		return 0;
+	case OPT_GPU:
+		return parse_gpu(arg, "--gpu", &cfg->gpu, err, errlen);
+	case OPT_INPUT:
+		if (!arg || strcmp(arg, "on") == 0)
+			cfg->input = INPUT_ON;
+		else if (strcmp(arg, "off") == 0)
+			cfg->input = INPUT_OFF;
+		else
+			return fail(err, errlen, "--input=%s: give on or off", arg);
 		return 0;
 	}
 	return fail(err, errlen, "internal error: unhandled option %d", opt);

@@ -40,6 +40,35 @@ struct nic_config {
 	bool has_mac;    /* else a stable MAC is derived from name + index */
 };
 
+enum gpu_kind {
+	GPU_NONE,
+	GPU_VIRTIO,   /* virtio-gpu (2D): Linux virtio_gpu */
+	GPU_BOCHS,    /* QEMU's bochs-display: Linux bochs, firmware */
+};
+
+enum input_mode {
+	INPUT_AUTO,   /* virtio-input when there is a display device */
+	INPUT_ON,
+	INPUT_OFF,
+};
+
+/* The SPICE console (docs/spice.md). */
+enum spice_kind {
+	SPICE_NONE,
+	SPICE_UNIX,   /* listen on a unix socket (mode 0600, no password) */
+	SPICE_TCP,    /* listen on host:port; a password is required */
+	SPICE_FD,     /* one client on an already-connected socket handed over */
+};
+
+struct spice_config {
+	enum spice_kind kind;
+	char *path;       /* SPICE_UNIX */
+	char *host;       /* SPICE_TCP: address to bind, default 127.0.0.1 */
+	unsigned port;    /* SPICE_TCP */
+	int fd;           /* SPICE_FD; -1 otherwise */
+	char *password;   /* SPICE_TCP: the ticket clients must present */
+};
+
 struct vm_config {
 	char *name;
 	uint64_t memory_mib;
@@ -57,6 +86,9 @@ struct vm_config {
 	enum lifecycle_action on_poweroff, on_reboot, on_crash;
 	unsigned shutdown_timeout_s;    /* SIGTERM: power button, then force */
 	char *control;                  /* control socket path (docs/vmm-control.md) */
+	enum gpu_kind gpu;              /* display device (docs/display.md) */
+	enum input_mode input;          /* virtio-input keyboard + tablet */
+	struct spice_config spice;      /* SPICE console; kind NONE = none */
 };
 
 #define VM_MAX_VCPUS 64
@@ -81,6 +113,9 @@ int vm_config_parse_args(struct vm_config *cfg, int argc, char **argv,
 int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 const char *lifecycle_action_name(enum lifecycle_action a);
+const char *gpu_kind_name(enum gpu_kind g);
+/* Whether the virtio-input keyboard and tablet are added. */
+bool vm_config_input_enabled(const struct vm_config *cfg);
 
 /* The --help text (also what to show after a usage error). */
 void vm_config_usage(FILE *out, const char *prog);

@@ -22,6 +22,7 @@
 #include "boot/linux.h"
 #include "devices/platform.h"
 #include "control.h"
+#include "devices/bochs_display.h"
 #include "irq.h"
 #include "log.h"
 #include "pci/pci.h"
@@ -157,7 +158,8 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	vm->pci = calloc(1, sizeof(*vm->pci));
 	if (!vm->pci || pci_host_init(vm->pci, vm))
 		return ERR("cannot set up the PCI host bridge");
-	if (acpi_pm_create(vm) || rtc_create(vm) || i8042_create(vm))
+	display_init(&vm->display);
+	if (acpi_pm_create(vm) || rtc_create(vm))
 		return ERR("cannot create the platform devices");
 	if (serial_create(vm, &cfg->serial, COM1_PORT, COM1_IRQ))
 		return ERR("cannot open the serial console backend (see above)");
@@ -172,6 +174,15 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 		return ERR("cannot create the virtio console (see above)");
 	if (cfg->rng && virtio_rng_create(vm))
 		return ERR("cannot create the virtio-rng device");
+	if (cfg->gpu == GPU_VIRTIO && virtio_gpu_create(vm))
+		return ERR("cannot create the virtio-gpu device (see above)");
+	if (cfg->gpu == GPU_BOCHS && bochs_display_create(vm))
+		return ERR("cannot create the bochs-display device (see above)");
+	if (vm_config_input_enabled(cfg) && virtio_input_create(vm))
+		return ERR("cannot create the virtio-input devices (see above)");
+	/* After virtio-input: the PS/2 keyboard is the fallback input sink. */
+	if (i8042_create(vm))
+		return ERR("cannot create the platform devices");
 	return 0;
 }
 
@@ -230,6 +241,64 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd, bool assign
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* Slots 0 and 1 hold RAM (setup_memory); device RAM takes 2..63. */
+#define EXTRA_SLOT_FIRST 2
+#define EXTRA_SLOT_END   64
+
+static int map_ram(struct vm *vm, uint64_t gpa, uint64_t size, void *host,
+		   uint32_t flags, int *slot)
+{
+	if (vm->vm_fd < 0)
+		return -EBADF;
+	for (int s = EXTRA_SLOT_FIRST; s < EXTRA_SLOT_END; s++) {
+		if (vm->extra_slots & (1ULL << s))
+			continue;
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)s, .flags = flags, .guest_phys_addr = gpa,
+			.memory_size = size, .userspace_addr = (uint64_t)(uintptr_t)host,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -errno;
+		vm->extra_slots |= 1ULL << s;
+		*slot = s;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int vm_map_ram(struct vm *vm, uint64_t gpa, uint64_t size, void *host,
+	       bool readonly, int *slot)
+{
+	return map_ram(vm, gpa, size, host, readonly ? KVM_MEM_READONLY : 0, slot);
+}
+
+int vm_map_ram_logged(struct vm *vm, uint64_t gpa, uint64_t size, void *host,
+		      int *slot)
+{
+	return map_ram(vm, gpa, size, host, KVM_MEM_LOG_DIRTY_PAGES, slot);
+}
+
+void vm_unmap_ram(struct vm *vm, int slot)
+{
+	if (slot < EXTRA_SLOT_FIRST || slot >= EXTRA_SLOT_END ||
+	    !(vm->extra_slots & (1ULL << slot)))
+		return;
+	/* A zero size deletes the slot. */
+	struct kvm_userspace_memory_region r = { .slot = (uint32_t)slot };
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		log_warn("cannot remove KVM memory slot %d: %s", slot, strerror(errno));
+	vm->extra_slots &= ~(1ULL << slot);
+}
+
+int vm_dirty_log(struct vm *vm, int slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+
+	if (vm->vm_fd < 0)
+		return -EBADF;
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
 }
 
 /* Read a whole file for the boot loader, with a message on failure. */

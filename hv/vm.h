@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "display.h"
 #include "evloop.h"
 #include "memory.h"
 
@@ -67,6 +68,9 @@ struct vm {
 	struct virtio_device *virtio_devs[32];  /* for stats */
 	unsigned n_virtio;
 	int signal_fd;                 /* SIGTERM/SIGINT/SIGHUP, blocked elsewhere */
+
+	struct display display;        /* the console: display device and input */
+	uint64_t extra_slots;          /* vm_map_ram: bit n = KVM slot n in use */
 };
 
 /* Create the VM and every device the config names.  err gets a message. */
@@ -96,5 +100,18 @@ uint64_t vm_uptime_ms(const struct vm *vm);
 /* Register an ioeventfd: a guest write of `len` bytes to MMIO `addr`
  * signals `fd` without leaving the kernel.  `assign` false removes it. */
 int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd, bool assign);
+
+/* Extra guest memory backed by host memory (device RAM such as a display
+ * framebuffer BAR): the guest reads and writes it without exits.  *slot
+ * gets the KVM slot.  vm_map_ram_logged also turns on dirty page logging
+ * for vm_dirty_log.  Return 0 or a negative errno. */
+int vm_map_ram(struct vm *vm, uint64_t gpa, uint64_t size, void *host,
+	       bool readonly, int *slot);
+int vm_map_ram_logged(struct vm *vm, uint64_t gpa, uint64_t size, void *host,
+		      int *slot);
+void vm_unmap_ram(struct vm *vm, int slot);
+/* Fetch and clear the slot's dirty page bitmap (one bit per 4 KiB page,
+ * `bitmap` sized for the whole slot, 64-bit words). */
+int vm_dirty_log(struct vm *vm, int slot, uint64_t *bitmap);
 
 #endif

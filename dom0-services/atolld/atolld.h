@@ -95,6 +95,7 @@ struct Domain {
 	int64_t last_exit_at;
 	void *vmm;               /* supervisor.c's per-VMM state */
 	void *stats;             /* stats.c's ring of StatsSample */
+	void *console;           /* console.c's serial bridge and bounded log */
 };
 
 struct Atolld {
@@ -119,6 +120,11 @@ bool supervisor_destroy(Domain *dom, GError **error);
 bool supervisor_reboot(Domain *dom, GError **error);
 bool supervisor_pause(Domain *dom, bool pause, GError **error);
 void supervisor_adopt_all(Atolld *d);   /* after a daemon restart */
+/* Stop watching the domain's VMM without touching the process, and free
+ * the supervisor, stats and console state of the domain.  Call it before
+ * freeing a Domain (undefine, daemon exit); a running VMM keeps running
+ * and is re-adopted by the next daemon. */
+void supervisor_forget(Domain *dom);
 
 /* The HTTP server (api.c); other modules add their WebSocket routes. */
 typedef struct _SoupServer SoupServer;
@@ -127,7 +133,8 @@ void console_register(Atolld *d, SoupServer *server);   /* /v1/domains/{name}/co
 /* console.c: the bounded serial log of a domain, or NULL. */
 GBytes *console_log(Domain *dom);
 
-/* stats.c: samples since `since` (unix seconds), oldest first. */
+/* stats.c: samples with t > `since` (unix seconds), oldest first; the
+ * last hour of the current (or last) run of the VMM. */
 GArray *stats_history(Domain *dom, int64_t since);   /* of StatsSample */
 
 /* events.c: broadcast to /v1/events subscribers. */
@@ -136,5 +143,34 @@ void events_emit(Atolld *d, JsonNode *event);   /* takes ownership */
 
 /* Set dom->state and emit the event. */
 void domain_set_state(Domain *dom, DomainState state, const char *reason);
+
+/* daemon.c: the daemon object and its domain table. */
+#define ATOLLD_MAX_BODY (1024 * 1024)   /* larger request bodies: 413 */
+/* Creates state_dir/domains, state_dir/images, run_dir and run_dir/vmm. */
+Atolld *atolld_new(const char *state_dir, const char *run_dir,
+		   const char *vmm_path, GError **error);
+void atolld_free(Atolld *d);   /* leaves running VMMs running */
+Domain *atolld_lookup(Atolld *d, const char *name);
+/* A new shutoff entry that takes ownership of def. */
+Domain *atolld_add_domain(Atolld *d, DomainDef *def);
+/* A DOMAIN_BROKEN entry for a file that does not load. */
+Domain *atolld_add_broken(Atolld *d, const char *name, const char *reason);
+void atolld_remove_domain(Atolld *d, const char *name);
+/* True while a VMM process exists for the domain (any state). */
+bool domain_is_active(const Domain *dom);
+/* Starts the shutoff domains marked autostart (needs the supervisor). */
+void atolld_autostart(Atolld *d);
+
+/* daemon.c, when built with libvirt: the daemon's libvirt connection
+ * (dom0-services/libvirt/hostres.h), opened on first use from
+ * $ATOLL_LIBVIRT_URI or qemu:///system; kept in d->libvirt. */
+struct AtollLibvirt;
+struct AtollLibvirt *atolld_libvirt(Atolld *d, GError **error);
+/* Forget a connection that failed, so that the next use reconnects. */
+void atolld_libvirt_reset(Atolld *d);
+
+/* api.c: the HTTP server on run_dir/atolld.sock. */
+bool api_start(Atolld *d, GError **error);
+void api_stop(Atolld *d);   /* closes the socket and removes its file */
 
 #endif

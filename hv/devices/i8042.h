@@ -2,9 +2,11 @@
  * model is independent of the VM so it can be unit tested; i8042_create()
  * (platform.h) wires it to the port bus, IRQ 1/12 and the reset request.
  *
- * Devices behind the two PS/2 ports plug in through i8042_port_ops; none
- * exists yet, so bytes sent to a port get the "no device" answer (0xFE with
- * the timeout status bit), which drivers take as an absent device. */
+ * Devices behind the two PS/2 ports plug in through i8042_port_ops.  A
+ * port without one answers bytes sent to it with "no device" (0xFE with the
+ * timeout status bit), which drivers take as an absent device.  The VM's
+ * controller has a PS/2 keyboard (i8042_kbd_attach) on the first port, fed
+ * by the display hub as its last input sink; the aux port stays empty. */
 #ifndef ATOLL_I8042_H
 #define ATOLL_I8042_H
 
@@ -49,6 +51,18 @@ struct i8042_out {
 	uint8_t status;   /* I8042_STR_AUXDATA / I8042_STR_TIMEOUT */
 };
 
+/* The PS/2 keyboard: scancode set 2, which the controller translates to
+ * set 1 when the command byte's XLATE bit is set (the PC default, what
+ * Linux's atkbd expects). */
+struct i8042_kbd {
+	bool attached;
+	bool scanning;          /* enabled (0xF4), disabled (0xF5) */
+	uint8_t arg_for;        /* command awaiting its argument byte, or 0 */
+	uint8_t leds;           /* bit 0 scroll, 1 num, 2 caps lock */
+	uint8_t typematic;
+	uint8_t last;           /* last byte sent, for 0xFE resend */
+};
+
 struct i8042 {
 	uint8_t ram[32];        /* controller RAM; ram[0] is the command byte */
 	uint8_t outport;        /* bit 0: reset line (active low), bit 1: A20 */
@@ -62,6 +76,7 @@ struct i8042 {
 	} port[2];
 	void (*reset)(void *opaque);   /* the guest pulsed the reset line */
 	void *opaque;
+	struct i8042_kbd kbd;
 };
 
 void i8042_init(struct i8042 *k, void (*reset)(void *opaque), void *opaque);
@@ -74,5 +89,14 @@ void i8042_queue(struct i8042 *k, uint8_t data, uint8_t status);
  * enabled by its command byte bit. */
 bool i8042_irq_kbd(const struct i8042 *k);
 bool i8042_irq_aux(const struct i8042 *k);
+
+/* Plug the PS/2 keyboard into the first port. */
+void i8042_kbd_attach(struct i8042 *k);
+/* A key (Linux KEY_* code) was pressed or released: queue its scancodes.
+ * False when the key has no PS/2 scancode, the keyboard is disabled, or
+ * the output buffer has no room for the whole sequence. */
+bool i8042_kbd_key(struct i8042 *k, uint16_t code, bool down);
+/* Whether a driver has the keyboard enabled. */
+bool i8042_kbd_active(const struct i8042 *k);
 
 #endif

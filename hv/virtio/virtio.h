@@ -36,6 +36,8 @@ struct evloop_watch;
 #define VIRTIO_ID_BLOCK   2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG     4
+#define VIRTIO_ID_GPU     16
+#define VIRTIO_ID_INPUT   18
 
 #define VIRTIO_MAX_QUEUES 8
 
@@ -132,5 +134,8 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned ind
 int virtio_net_create(struct vm *vm, const struct nic_config *cfg, unsigned index);
 int virtio_console_create(struct vm *vm, const struct chardev_config *cfg);
 int virtio_rng_create(struct vm *vm);
+int virtio_gpu_create(struct vm *vm);          /* virtio/gpu.c */
+/* Keyboard and tablet, registered as input sinks in that order. */
+int virtio_input_create(struct vm *vm);        /* virtio/input.c */
 
 #endif

@@ -12,7 +12,7 @@ for arg in $(cat /proc/cmdline); do
 	hwsim.runs=*) runs="${arg#*=}" ;;
 	esac
 done
-append="console=ttyS0 quiet atoll.step=bench"
+append="$(domu_cmdline bench)"
 
 start_vmm() { # $1 = serial log
 	case "$kind" in

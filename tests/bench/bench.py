@@ -38,6 +38,7 @@ def main(args, hwsim):
             hwsim.log(f'bench: fresh dom0 for {kind}, {args.runs} domU boot(s); log {logfile}')
             append = hwsim.dom0_append('bench', args,
                                        f'hwsim.bench={kind} hwsim.runs={args.runs}')
+            append = append.replace('hwsim.vmm=atoll', f'hwsim.vmm={kind}')
             argv = hwsim.qemu_argv(kernel.vmlinuz, initrd, append, 1)
             t0 = time.monotonic()
             rc, lines = hwsim.run_outer(argv, logfile, args.timeout or 300 + 120 * args.runs)

@@ -48,11 +48,11 @@ QEMU_FIRMWARE = ['/usr/share/seabios/bios-256k.bin',
 
 # Scenarios: name -> (outer vCPUs, seconds the whole dom0 run may take).
 SCENARIOS = {
-    'boot': (1, 240),
-    'smp': (2, 300),
-    'blk': (1, 300),
-    'net': (1, 300),
-    'lifecycle': (1, 600),
+    'boot': (1, 300),
+    'smp': (2, 360),
+    'blk': (1, 360),
+    'net': (1, 360),
+    'lifecycle': (1, 900),
 }
 
 
@@ -229,7 +229,7 @@ class Cpio:
             if d not in self.entries:
                 self.entries[d] = (stat.S_IFDIR | 0o755, b'', (0, 0))
 
-    def dir(self, path, mode=0o755):
+    def dir(self, path):
         self._parents(path + '/x')
 
     def data(self, path, data, mode=0o644):
@@ -261,11 +261,12 @@ class Cpio:
         self.file(path, src, 0o755)
         out = subprocess.run(['ldd', src], capture_output=True, text=True).stdout
         for line in out.splitlines():
+            if '=> not found' in line:
+                raise RuntimeError(f'{src} needs {line.split()[0]}, which ldd cannot find')
+            # "libx.so.1 => /path (0x...)" and the interpreter "/path (0x...)"
             m = re.match(r'\s*(?:\S+ => )?(/\S+) \(0x', line)
-            if m and m.group(1) not in ('', None):
-                lib = m.group(1)
-                if lib.strip('/') not in self.entries:
-                    self.file(lib, os.path.realpath(lib), 0o755)
+            if m and m.group(1).strip('/') not in self.entries:
+                self.file(m.group(1), os.path.realpath(m.group(1)), 0o755)
 
     def tree(self, dst, src):
         for dirpath, _, files in os.walk(src):
@@ -388,6 +389,35 @@ def qemu_argv(kernel_path, initrd_path, append, smp, mem=2048, extra=()):
 FEATURE_WARN = re.compile(r"TCG doesn't support requested feature")
 
 
+def _pump(proc, lf, lines, start, timeout, on_line):
+    """Copy the outer serial to logfile and stdout line by line; True on timeout."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b''
+    while True:
+        left = timeout - (time.monotonic() - start)
+        if left <= 0:
+            return True
+        if not sel.select(min(left, 1.0)):
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            return False
+        buf += chunk
+        while b'\n' in buf:
+            raw, buf = buf.split(b'\n', 1)
+            line = raw.decode('utf-8', 'replace').rstrip('\r')
+            if FEATURE_WARN.search(line):
+                continue
+            stamp = f'[{time.monotonic() - start:7.2f}] '
+            lf.write(stamp + line + '\n')
+            lf.flush()
+            print(stamp + line, flush=True)
+            lines.append(line)
+            if on_line:
+                on_line(line)
+
+
 def run_outer(argv, logfile, timeout, on_line=None):
     """Run the outer QEMU with its serial on a pipe, tee to logfile+stdout.
 
@@ -397,38 +427,21 @@ def run_outer(argv, logfile, timeout, on_line=None):
     with open(logfile, 'w') as lf:
         lf.write('# ' + ' '.join(argv) + '\n')
         proc = subprocess.Popen(argv + ['-serial', 'stdio'], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        buf = b''
-        timed_out = False
-        while True:
-            left = timeout - (time.monotonic() - start)
-            if left <= 0:
-                timed_out = True
-                break
-            if not sel.select(min(left, 1.0)):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-            while b'\n' in buf:
-                raw, buf = buf.split(b'\n', 1)
-                line = raw.decode('utf-8', 'replace').rstrip('\r')
-                if FEATURE_WARN.search(line):
-                    continue
-                stamp = f'[{time.monotonic() - start:7.2f}] '
-                lf.write(stamp + line + '\n')
-                lf.flush()
-                print(stamp + line, flush=True)
-                lines.append(line)
-                if on_line:
-                    on_line(line)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            timed_out = _pump(proc, lf, lines, start, timeout, on_line)
+            if not timed_out:
+                try:
+                    proc.wait(timeout=10)  # serial closed: QEMU is exiting
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            # also on SIGTERM (meson's timeout) or Ctrl-C: never leave an
+            # outer QEMU spinning
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if timed_out:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
             lf.write(f'# TIMEOUT after {timeout} s\n')
             return None, lines
         rc = proc.wait()
@@ -455,8 +468,12 @@ def prepare(args, with_qemu, extra_files=()):
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix='hwsim-')
     initrd = os.path.join(tmp, 'dom0.cpio.gz')
-    with open(initrd, 'wb') as f:
-        f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files))
+    try:
+        with open(initrd, 'wb') as f:
+            f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     log(f'kernel {kernel.kver}; dom0 initramfs {os.path.getsize(initrd) >> 20} MiB '
         f'built in {time.monotonic() - t0:.1f} s')
     return kernel, initrd, tmp
@@ -464,6 +481,10 @@ def prepare(args, with_qemu, extra_files=()):
 
 def dom0_append(scenario, args, extra=''):
     vmm = 'qemu' if args.vmm == 'qemu' else 'atoll'
+    if args.domu_append:
+        if any(' ' in a or ',' in a for a in args.domu_append):
+            raise RuntimeError('--domu-append takes one argument without spaces or commas')
+        extra += ' hwsim.domu_append=' + ','.join(args.domu_append)
     return (f'console=ttyS0 panic=-1 quiet hwsim.scenario={scenario} '
             f'hwsim.vmm={vmm} {extra}').strip()
 
@@ -512,7 +533,13 @@ def cmd_demo(args):
         argv = qemu_argv(kernel.vmlinuz, initrd,
                          dom0_append('demo', args, f'hwsim.vcpus={args.vcpus}'), 1)
         argv += ['-serial', 'mon:stdio']
-        return subprocess.call(argv)
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        # QEMU's stderr, minus the harmless EPYC-under-TCG feature warnings
+        for line in proc.stderr:
+            line = line.decode('utf-8', 'replace')
+            if not FEATURE_WARN.search(line):
+                sys.stderr.write(line)
+        return proc.wait()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -565,7 +592,12 @@ def cmd_bench(args):
     return bench.main(args, sys.modules[__name__])
 
 
+def _terminate(signum, frame):
+    raise SystemExit(f'hwsim: stopped by signal {signum}')
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminate)
     p = argparse.ArgumentParser(description='atoll hwsim: system tests under QEMU TCG')
     p.add_argument('--vmm', help='path to atoll-vmm, or "qemu" to run the '
                    'scenarios with QEMU as the nested VMM (harness self-check)')
@@ -573,6 +605,9 @@ def main():
                    help='do not ask apt for a newer kernel; use the cache')
     p.add_argument('--logdir', help='where serial logs go (default ./hwsim-logs)')
     p.add_argument('--timeout', type=int, help='override the run timeout, seconds')
+    p.add_argument('--domu-append', action='append', metavar='ARG',
+                   help='extra domU kernel argument (repeatable), e.g. atoll.dmesg=1 '
+                   'to dump the domU kernel log after its init marker')
     sub = p.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='run one scenario')
     r.add_argument('scenario', help='|'.join(SCENARIOS))

@@ -27,10 +27,14 @@ finish() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# Extra domU kernel arguments from hwsim.py --domu-append (comma-separated
+# on dom0's command line, e.g. atoll.dmesg=1).
+DOMU_EXTRA=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^hwsim.domu_append=//p' | tr ',' ' ')
+
 # domu_cmdline STEP [extra...]: the domU kernel command line for a step.
 domu_cmdline() {
 	step=$1; shift
-	echo "console=ttyS0 quiet atoll.step=$step $*"
+	echo "console=ttyS0 quiet atoll.step=$step $DOMU_EXTRA $*"
 }
 
 # vmm_start NAME ARGS...: start the VMM in the background.  The domU's serial

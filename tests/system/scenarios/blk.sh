@@ -13,7 +13,7 @@ c_sum=$(sha256sum "$C" | cut -d' ' -f1)
 b_first=$(dd if="$A" bs=65536 count=16 2>/dev/null | sha256sum | cut -d' ' -f1)
 zero_sum=$(dd if=/dev/zero bs=65536 count=16 2>/dev/null | sha256sum | cut -d' ' -f1)
 
-vmm_run blk 180 --name blk --memory 256 --vcpus 1 \
+vmm_run blk 240 --name blk --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline blk)" --serial stdio \
 	--disk "path=$A,serial=hwsim-vda-0001" \

@@ -2,7 +2,7 @@
 # marker on the emulated 16550A, powers off; atoll-vmm exits 0.
 . /hwsim/lib.sh
 
-vmm_run boot 120 --name boot --memory 256 --vcpus 1 \
+vmm_run boot 180 --name boot --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline boot)" --serial stdio
 expect_marker boot 1 || finish

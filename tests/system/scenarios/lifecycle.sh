@@ -2,14 +2,14 @@
 # button -> clean poweroff, and the forced stop when the domU ignores it.
 . /hwsim/lib.sh
 
-common() { # STEP: the arguments every run here shares
+common() { # the arguments every run here shares
 	echo --memory 128 --vcpus 1 --kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 		--serial stdio
 }
 elapsed() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # 1. poweroff -> 0, and the VMM says why it stopped.
-vmm_run poweroff 120 --name poweroff $(common) --cmdline "$(domu_cmdline poweroff)"
+vmm_run poweroff 180 --name poweroff $(common) --cmdline "$(domu_cmdline poweroff)"
 expect_marker poweroff 1
 expect_rc poweroff 0
 grep -qiE 'power|shut ?down|halt' "$W/poweroff.err" &&
@@ -17,7 +17,7 @@ grep -qiE 'power|shut ?down|halt' "$W/poweroff.err" &&
 	fail "poweroff: atoll-vmm printed no message about the domU powering off on stderr"
 
 # 2. reboot with on_reboot=destroy -> 2, booted once.
-vmm_run rebootd 120 --name rebootd $(common) --cmdline "$(domu_cmdline reboot)" \
+vmm_run rebootd 180 --name rebootd $(common) --cmdline "$(domu_cmdline reboot)" \
 	--on-reboot destroy
 expect_marker rebootd 1
 expect_rc rebootd 2
@@ -25,7 +25,7 @@ expect_rc rebootd 2
 # 3. reboot with on_reboot=restart -> boots again; the second boot powers
 #    off (vda carries the "already rebooted" mark) -> 0.
 truncate -s 1M "$W/state.img"
-vmm_run rebootr 200 --name rebootr $(common) --cmdline "$(domu_cmdline reboot-once)" \
+vmm_run rebootr 300 --name rebootr $(common) --cmdline "$(domu_cmdline reboot-once)" \
 	--on-reboot restart --disk "path=$W/state.img"
 expect_marker rebootr 2
 [ "$(serial_count rebootr '^ATOLL-REBOOT second boot')" = 1 ] &&
@@ -36,7 +36,7 @@ expect_rc rebootr 0
 # 4. SIGTERM -> the domU gets the ACPI power button and powers off -> 0.
 vmm_start button --name button $(common) --cmdline "$(domu_cmdline button)" \
 	--shutdown-timeout 60
-if wait_serial button '^ATOLL-(WAITING|NO-POWER-BUTTON)' 120; then
+if wait_serial button '^ATOLL-(WAITING|NO-POWER-BUTTON)' 180; then
 	grep -q '^ATOLL-NO-POWER-BUTTON' "$W/button.serial" &&
 		fail "button: the domU has no ACPI 'Power Button' input device (FADT fixed power button missing?)"
 	t0=$(uptime_s)
@@ -54,7 +54,7 @@ fi
 # 5. the domU ignores the button: forced off after --shutdown-timeout -> 4.
 vmm_start ignore --name ignore $(common) --cmdline "$(domu_cmdline ignore)" \
 	--shutdown-timeout 3
-if wait_serial ignore '^ATOLL-WAITING' 120; then
+if wait_serial ignore '^ATOLL-WAITING' 180; then
 	t0=$(uptime_s)
 	kill -TERM "$VMM_PID"
 	vmm_wait ignore 60

@@ -12,7 +12,7 @@ vmm_start net --name net --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline net)" --serial stdio \
 	--net "tap=atap0,mac=$MAC"
-if wait_serial net '^ATOLL-NET ready' 150; then
+if wait_serial net '^ATOLL-NET ready' 200; then
 	if ping -c 3 -w 20 10.0.2.15 > "$W/ping.out" 2>&1; then
 		ok "net: dom0 pinged the domU ($(grep -o '[0-9]* packets received' "$W/ping.out"))"
 	else

@@ -1,7 +1,7 @@
 # smp: with --vcpus 2 the domU brings both CPUs online.
 . /hwsim/lib.sh
 
-vmm_run smp 180 --name smp --memory 256 --vcpus 2 \
+vmm_run smp 240 --name smp --memory 256 --vcpus 2 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline smp)" --serial stdio
 expect_marker smp 1 || finish

@@ -1,0 +1,738 @@
+/* `atoll` command-line parsing, dispatch and the request/reply commands. */
+#include "commands.h"
+#include "xlcfg.h"
+
+#include <string.h>
+
+/* ---- small helpers ----------------------------------------------------- */
+
+const char *atoll_json_str(JsonObject *o, const char *member)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+		return NULL;
+	return json_node_get_string(n);
+}
+
+static gboolean json_is_number(JsonNode *n)
+{
+	if (!n || !JSON_NODE_HOLDS_VALUE(n))
+		return FALSE;
+	GType t = json_node_get_value_type(n);
+	return t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
+}
+
+gint64 atoll_json_int(JsonObject *o, const char *member, gint64 dflt)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	if (!json_is_number(n))
+		return dflt;
+	return json_node_get_value_type(n) == G_TYPE_INT64 ? json_node_get_int(n)
+		: (gint64)json_node_get_double(n);
+}
+
+double atoll_json_double(JsonObject *o, const char *member, double dflt)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	if (!json_is_number(n))
+		return dflt;
+	return json_node_get_value_type(n) == G_TYPE_INT64 ? (double)json_node_get_int(n)
+		: json_node_get_double(n);
+}
+
+gboolean atoll_json_bool(JsonObject *o, const char *member, gboolean dflt)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+		return dflt;
+	return json_node_get_boolean(n);
+}
+
+static JsonObject *json_obj(JsonObject *o, const char *member)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+const char *atoll_cli_arg(AtollCli *cli, guint i)
+{
+	return i < cli->args->len ? g_ptr_array_index(cli->args, i) : NULL;
+}
+
+const char *atoll_cli_flag(AtollCli *cli, const char *flag)
+{
+	return g_hash_table_lookup(cli->flags, flag);
+}
+
+void atoll_cli_print_json(AtollCli *cli, JsonNode *node)
+{
+	g_autofree char *text = json_to_string(node, TRUE);
+	fprintf(cli->io->out, "%s\n", text);
+}
+
+int atoll_cli_exit_code(const GError *error)
+{
+	if (error->domain == ATOLL_CLIENT_ERROR) {
+		switch (error->code) {
+		case ATOLL_CLIENT_ERROR_UNREACHABLE: return ATOLL_EXIT_UNREACHABLE;
+		case ATOLL_CLIENT_ERROR_NOT_FOUND: return ATOLL_EXIT_NOT_FOUND;
+		case ATOLL_CLIENT_ERROR_CONFLICT: return ATOLL_EXIT_CONFLICT;
+		default: return ATOLL_EXIT_ERROR;
+		}
+	}
+	if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+		return ATOLL_EXIT_NOT_FOUND;
+	return ATOLL_EXIT_ERROR;
+}
+
+int atoll_cli_fail(AtollCli *cli, const GError *error)
+{
+	FILE *err = cli->io->err;
+	const char *field = atoll_client_error_get_field(error);
+	fprintf(err, "atoll: %s", error->message);
+	if (field && !strstr(error->message, field))
+		fprintf(err, " (field: %s)", field);
+	fputc('\n', err);
+	if (g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
+		fprintf(err, "atoll: is atolld running? is your user in group atoll? "
+			"(socket: --socket PATH or $" ATOLL_CLIENT_SOCKET_ENV ")\n");
+	return atoll_cli_exit_code(error);
+}
+
+const char *atoll_cli_state_letters(const char *state)
+{
+	static const struct { const char *state, *letters; } map[] = {
+		{ "running", "r-----" },
+		{ "paused", "--p---" },
+		{ "shutting-down", "---s--" },
+		{ "crashed", "----c-" },
+		{ "starting", "------" },
+		{ "shutoff", "------" },
+		{ "broken", "------" },
+	};
+	for (size_t i = 0; state && i < G_N_ELEMENTS(map); i++)
+		if (strcmp(state, map[i].state) == 0)
+			return map[i].letters;
+	return "------";
+}
+
+/* ---- definitions from files -------------------------------------------- */
+
+/* bridge name and network name -> network name, from GET /v1/networks. */
+static GHashTable *bridge_table(AtollCli *cli, GError **error)
+{
+	g_autoptr(JsonNode) reply = atoll_client_list_networks(cli->client, error);
+	if (!reply)
+		return NULL;
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	JsonArray *arr = atoll_client_reply_array(reply, "networks");
+	for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+		JsonObject *o = json_array_get_object_element(arr, i);
+		const char *name = atoll_json_str(o, "name");
+		const char *bridge = atoll_json_str(o, "bridge");
+		if (!name)
+			continue;
+		g_hash_table_replace(t, g_strdup(name), g_strdup(name));
+		if (bridge)
+			g_hash_table_replace(t, g_strdup(bridge), g_strdup(name));
+	}
+	return t;
+}
+
+static JsonNode *load_xlcfg(AtollCli *cli, const char *path, const char *text,
+			    GError **error)
+{
+	fprintf(cli->io->err, "Parsing config from %s\n", path);
+	g_autoptr(XlConfig) cfg = xlcfg_parse(text, path, error);
+	if (!cfg)
+		return NULL;
+	g_autoptr(GHashTable) bridges = NULL;
+	if (xlcfg_uses_bridges(cfg) && !(bridges = bridge_table(cli, error)))
+		return NULL;
+	g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+	JsonNode *def = xlcfg_to_definition(cfg, bridges, notes, error);
+	for (guint i = 0; i < notes->len; i++)
+		fprintf(cli->io->err, "%s\n", (char *)g_ptr_array_index(notes, i));
+	return def;
+}
+
+JsonNode *atoll_cli_load_definition(AtollCli *cli, const char *path, GError **error)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(path, &text, &len, error))
+		return NULL;
+	if (strlen(text) != len) {
+		g_set_error(error, XLCFG_ERROR, XLCFG_ERROR_SYNTAX,
+			    "%s: contains NUL bytes; expected Atoll JSON or an xl.cfg", path);
+		return NULL;
+	}
+	const char *p = text;
+	while (g_ascii_isspace(*p))
+		p++;
+	if (*p != '{')
+		return load_xlcfg(cli, path, text, error);
+
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) perr = NULL;
+	if (!json_parser_load_from_data(parser, text, len, &perr)) {
+		g_set_error(error, XLCFG_ERROR, XLCFG_ERROR_SYNTAX, "%s: %s", path,
+			    perr->message);
+		return NULL;
+	}
+	return json_node_copy(json_parser_get_root(parser));
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static const char *def_name(JsonNode *reply, JsonNode *def)
+{
+	const char *n = reply && JSON_NODE_HOLDS_OBJECT(reply)
+		? atoll_json_str(json_node_get_object(reply), "name") : NULL;
+	if (!n && def && JSON_NODE_HOLDS_OBJECT(def))
+		n = atoll_json_str(json_node_get_object(def), "name");
+	return n ? n : "?";
+}
+
+static int define_common(AtollCli *cli, gboolean start)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) def = atoll_cli_load_definition(cli, atoll_cli_arg(cli, 0), &error);
+	if (!def)
+		return atoll_cli_fail(cli, error);
+	g_autoptr(JsonNode) reply = atoll_client_define(cli->client, def, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	g_autofree char *name = g_strdup(def_name(reply, def));
+	fprintf(cli->io->out, "Domain %s defined.\n", name);
+	if (!start)
+		return ATOLL_EXIT_OK;
+	if (!atoll_client_domain_action(cli->client, name, "start", &error)) {
+		int rc = atoll_cli_fail(cli, error);
+		fprintf(cli->io->err, "atoll: %s stays defined; start it with: atoll start %s\n",
+			name, name);
+		return rc;
+	}
+	fprintf(cli->io->out, "Domain %s started.\n", name);
+	return ATOLL_EXIT_OK;
+}
+
+static int cmd_create(AtollCli *cli) { return define_common(cli, TRUE); }
+static int cmd_define(AtollCli *cli) { return define_common(cli, FALSE); }
+
+static int cmd_undefine(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	const char *name = atoll_cli_arg(cli, 0);
+	if (!atoll_client_undefine(cli->client, name,
+				   atoll_cli_flag(cli, "--delete-disks") != NULL, &error))
+		return atoll_cli_fail(cli, error);
+	fprintf(cli->io->out, "Domain %s undefined.\n", name);
+	return ATOLL_EXIT_OK;
+}
+
+static int simple_action(AtollCli *cli, const char *action)
+{
+	g_autoptr(GError) error = NULL;
+	if (!atoll_client_domain_action(cli->client, atoll_cli_arg(cli, 0), action, &error))
+		return atoll_cli_fail(cli, error);
+	return ATOLL_EXIT_OK;
+}
+
+static int cmd_start(AtollCli *cli) { return simple_action(cli, "start"); }
+static int cmd_destroy(AtollCli *cli) { return simple_action(cli, "destroy"); }
+static int cmd_reboot(AtollCli *cli) { return simple_action(cli, "reboot"); }
+static int cmd_pause(AtollCli *cli) { return simple_action(cli, "pause"); }
+static int cmd_unpause(AtollCli *cli) { return simple_action(cli, "unpause"); }
+
+static JsonObject *find_domain(JsonArray *arr, const char *name)
+{
+	for (guint i = 0; i < json_array_get_length(arr); i++) {
+		JsonObject *o = json_array_get_object_element(arr, i);
+		const char *n = atoll_json_str(o, "name");
+		if (n && strcmp(n, name) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static void print_list_row(AtollCli *cli, JsonObject *d)
+{
+	const char *state = atoll_json_str(d, "state");
+	gint64 pid = atoll_json_int(d, "id", 0);
+	g_autofree char *id = pid > 0 ? g_strdup_printf("%" G_GINT64_FORMAT, pid)
+				      : g_strdup("-");
+	/* xl list's own format, so that scripts written for xl keep working. */
+	fprintf(cli->io->out, "%-40s %5s %5lu %5d     %s  %8.1f\n",
+		atoll_json_str(d, "name") ? atoll_json_str(d, "name") : "?", id,
+		(unsigned long)atoll_json_int(d, "memory_mib", 0),
+		(int)atoll_json_int(d, "vcpus", 0), atoll_cli_state_letters(state),
+		atoll_json_double(d, "cpu_time_s", 0.0));
+	if (state && strcmp(state, "broken") == 0)
+		fprintf(cli->io->err, "atoll: %s: definition is broken: %s\n",
+			atoll_json_str(d, "name"),
+			atoll_json_str(d, "error") ? atoll_json_str(d, "error") : "(no reason given)");
+}
+
+static int cmd_list(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_list_domains(cli->client, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	JsonArray *all = atoll_client_reply_array(reply, "domains");
+	if (!all) {
+		fprintf(cli->io->err, "atoll: atolld's domain list is not a list\n");
+		return ATOLL_EXIT_ERROR;
+	}
+	g_autoptr(JsonArray) shown = json_array_new();
+	for (guint i = 0; i < cli->args->len; i++) {
+		JsonObject *d = find_domain(all, atoll_cli_arg(cli, i));
+		if (!d) {
+			fprintf(cli->io->err, "atoll: domain '%s' not found\n", atoll_cli_arg(cli, i));
+			return ATOLL_EXIT_NOT_FOUND;
+		}
+		json_array_add_object_element(shown, json_object_ref(d));
+	}
+	JsonArray *rows = cli->args->len ? shown : all;
+	if (cli->json) {
+		g_autoptr(JsonNode) n = json_node_init_array(json_node_alloc(), rows);
+		atoll_cli_print_json(cli, n);
+		return ATOLL_EXIT_OK;
+	}
+	fprintf(cli->io->out, "Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
+	for (guint i = 0; i < json_array_get_length(rows); i++)
+		print_list_row(cli, json_array_get_object_element(rows, i));
+	return ATOLL_EXIT_OK;
+}
+
+static void info_line(AtollCli *cli, const char *key, const char *value)
+{
+	if (value)
+		fprintf(cli->io->out, "%-14s %s\n", key, value);
+}
+
+static void info_devices(AtollCli *cli, JsonObject *d)
+{
+	JsonNode *n = json_object_get_member(d, "disks");
+	JsonArray *disks = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+	for (guint i = 0; disks && i < json_array_get_length(disks); i++) {
+		JsonObject *o = json_array_get_object_element(disks, i);
+		g_autofree char *key = g_strdup_printf("disk[%u]:", i);
+		g_autofree char *v = g_strdup_printf("%s (%s)%s%s", atoll_json_str(o, "path"),
+			atoll_json_bool(o, "readonly", FALSE) ? "ro" : "rw",
+			atoll_json_str(o, "serial") ? " serial " : "",
+			atoll_json_str(o, "serial") ? atoll_json_str(o, "serial") : "");
+		info_line(cli, key, v);
+	}
+	n = json_object_get_member(d, "nics");
+	JsonArray *nics = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+	for (guint i = 0; nics && i < json_array_get_length(nics); i++) {
+		JsonObject *o = json_array_get_object_element(nics, i);
+		g_autofree char *key = g_strdup_printf("nic[%u]:", i);
+		const char *net = atoll_json_str(o, "network");
+		const char *mac = atoll_json_str(o, "mac");
+		g_autofree char *v = g_strdup_printf("%s%s%s%s%s",
+			atoll_json_str(o, "type") ? atoll_json_str(o, "type") : "?",
+			net ? " " : "", net ? net : "", mac ? " mac " : "", mac ? mac : "");
+		info_line(cli, key, v);
+	}
+}
+
+static char *format_time(gint64 t)
+{
+	if (t <= 0)
+		return NULL;
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(t);
+	return dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S") : NULL;
+}
+
+static void info_status(AtollCli *cli, JsonObject *st)
+{
+	gint64 pid = atoll_json_int(st, "pid", 0);
+	g_autofree char *id = pid > 0 ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
+	info_line(cli, "state:", atoll_json_str(st, "state"));
+	info_line(cli, "id:", id);
+	g_autofree char *started = format_time(atoll_json_int(st, "started_at", 0));
+	info_line(cli, "started:", started);
+	JsonObject *le = json_obj(st, "last_exit");
+	if (le) {
+		g_autofree char *at = format_time(atoll_json_int(le, "at", 0));
+		g_autofree char *v = g_strdup_printf("%s, code %" G_GINT64_FORMAT "%s%s",
+			atoll_json_str(le, "reason") ? atoll_json_str(le, "reason") : "?",
+			atoll_json_int(le, "code", 0), at ? ", at " : "", at ? at : "");
+		info_line(cli, "last exit:", v);
+	}
+}
+
+static int cmd_info(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_get_domain(cli->client, atoll_cli_arg(cli, 0),
+							    &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	if (cli->json) {
+		atoll_cli_print_json(cli, reply);
+		return ATOLL_EXIT_OK;
+	}
+	JsonObject *d = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	if (!d) {
+		fprintf(cli->io->err, "atoll: atolld's domain reply is not an object\n");
+		return ATOLL_EXIT_ERROR;
+	}
+	g_autofree char *mem = g_strdup_printf("%" G_GINT64_FORMAT " MiB",
+					       atoll_json_int(d, "memory_mib", 0));
+	g_autofree char *vcpus = g_strdup_printf("%" G_GINT64_FORMAT, atoll_json_int(d, "vcpus", 0));
+	info_line(cli, "name:", atoll_json_str(d, "name"));
+	info_status(cli, json_obj(d, "status") ? json_obj(d, "status") : d);
+	info_line(cli, "memory:", mem);
+	info_line(cli, "vcpus:", vcpus);
+	info_line(cli, "kernel:", atoll_json_str(d, "kernel"));
+	info_line(cli, "initrd:", atoll_json_str(d, "initrd"));
+	info_line(cli, "cmdline:", atoll_json_str(d, "cmdline"));
+	info_devices(cli, d);
+	info_line(cli, "on_poweroff:", atoll_json_str(d, "on_poweroff"));
+	info_line(cli, "on_reboot:", atoll_json_str(d, "on_reboot"));
+	info_line(cli, "on_crash:", atoll_json_str(d, "on_crash"));
+	info_line(cli, "autostart:", atoll_json_bool(d, "autostart", FALSE) ? "yes" : "no");
+	info_line(cli, "label:", atoll_json_str(d, "label"));
+	return ATOLL_EXIT_OK;
+}
+
+/* The first of several member names the object has, as text. */
+static char *any_member_text(JsonObject *o, const char *const *names)
+{
+	for (int i = 0; names[i]; i++) {
+		JsonNode *n = json_object_get_member(o, names[i]);
+		if (!n || JSON_NODE_HOLDS_NULL(n))
+			continue;
+		if (JSON_NODE_HOLDS_VALUE(n)) {
+			GType t = json_node_get_value_type(n);
+			if (t == G_TYPE_STRING)
+				return g_strdup(json_node_get_string(n));
+			if (t == G_TYPE_BOOLEAN)
+				return g_strdup(json_node_get_boolean(n) ? "yes" : "no");
+			if (t == G_TYPE_INT64)
+				return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+		}
+		return json_to_string(n, FALSE);
+	}
+	return g_strdup("-");
+}
+
+typedef struct {
+	const char *title;
+	int width;
+	const char *members[4];
+} Column;
+
+static int print_table(AtollCli *cli, JsonNode *reply, const char *member,
+		       const Column *cols, size_t ncols)
+{
+	if (cli->json) {
+		atoll_cli_print_json(cli, reply);
+		return ATOLL_EXIT_OK;
+	}
+	JsonArray *arr = atoll_client_reply_array(reply, member);
+	if (!arr) {
+		fprintf(cli->io->err, "atoll: atolld's %s reply is not a list\n", member);
+		return ATOLL_EXIT_ERROR;
+	}
+	for (size_t c = 0; c < ncols; c++)
+		fprintf(cli->io->out, c + 1 < ncols ? "%-*s " : "%-*s\n",
+			c + 1 < ncols ? cols[c].width : 0, cols[c].title);
+	for (guint i = 0; i < json_array_get_length(arr); i++) {
+		JsonObject *o = json_array_get_object_element(arr, i);
+		for (size_t c = 0; o && c < ncols; c++) {
+			g_autofree char *v = any_member_text(o, cols[c].members);
+			fprintf(cli->io->out, c + 1 < ncols ? "%-*s " : "%-*s\n",
+				c + 1 < ncols ? cols[c].width : 0, v);
+		}
+	}
+	return ATOLL_EXIT_OK;
+}
+
+static int cmd_network_list(AtollCli *cli)
+{
+	static const Column cols[] = {
+		{ "Name", 16, { "name" } },
+		{ "Bridge", 12, { "bridge" } },
+		{ "Active", 6, { "active" } },
+		{ "Forward", 8, { "forward_mode", "forward", "mode" } },
+		{ "Address", 18, { "ip", "address" } },
+		{ "DHCP range", 0, { "dhcp_range", "dhcp" } },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_list_networks(cli->client, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	return print_table(cli, reply, "networks", cols, G_N_ELEMENTS(cols));
+}
+
+static int cmd_device_list(AtollCli *cli)
+{
+	static const Column cols[] = {
+		{ "Type", 4, { "type" } },
+		{ "Address", 12, { "address", "id" } },
+		{ "IOMMU", 5, { "iommu_group" } },
+		{ "Driver", 12, { "driver" } },
+		{ "Class", 8, { "class" } },
+		{ "Description", 0, { "description", "name", "product" } },
+	};
+	gboolean pci = atoll_cli_flag(cli, "--pci") != NULL;
+	gboolean usb = atoll_cli_flag(cli, "--usb") != NULL;
+	if (pci && usb)
+		return atoll_cli_usage_error(cli, "give --pci or --usb, not both");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_list_host_devices(
+		cli->client, pci ? "pci" : usb ? "usb" : NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	return print_table(cli, reply, "devices", cols, G_N_ELEMENTS(cols));
+}
+
+static int cmd_import_libvirt(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	const char *domain = atoll_cli_arg(cli, 1);
+	g_autoptr(JsonNode) reply = atoll_client_import_libvirt(
+		cli->client, atoll_cli_arg(cli, 0), domain, atoll_cli_arg(cli, 2), &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	if (cli->json) {
+		atoll_cli_print_json(cli, reply);
+		return ATOLL_EXIT_OK;
+	}
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	JsonObject *def = json_obj(o, "definition") ? json_obj(o, "definition") : o;
+	const char *name = atoll_json_str(def, "name");
+	fprintf(cli->io->out, "Imported libvirt domain %s as %s.\n", domain,
+		name ? name : (atoll_cli_arg(cli, 2) ? atoll_cli_arg(cli, 2) : domain));
+	JsonNode *un = o ? json_object_get_member(o, "unmapped") : NULL;
+	JsonArray *arr = un && JSON_NODE_HOLDS_ARRAY(un) ? json_node_get_array(un) : NULL;
+	for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+		g_autofree char *t = JSON_NODE_HOLDS_VALUE(json_array_get_element(arr, i)) &&
+			json_node_get_value_type(json_array_get_element(arr, i)) == G_TYPE_STRING
+			? g_strdup(json_array_get_string_element(arr, i))
+			: json_to_string(json_array_get_element(arr, i), FALSE);
+		fprintf(cli->io->err, "atoll: not imported: %s\n", t);
+	}
+	return ATOLL_EXIT_OK;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+typedef struct {
+	const char *name;
+	const char *synopsis;
+	int min_args, max_args;   /* max -1: any number */
+	gboolean reads;           /* takes --json */
+	const char *flags;        /* space-separated; "X=" takes a value */
+	int (*run)(AtollCli *cli);
+	const char *help;
+} Command;
+
+static const Command commands[] = {
+	{ "create", "FILE", 1, 1, FALSE, NULL, cmd_create,
+	  "define a domain from FILE (Atoll JSON or xl.cfg) and start it" },
+	{ "define", "FILE", 1, 1, FALSE, NULL, cmd_define,
+	  "define a domain from FILE (Atoll JSON or xl.cfg)" },
+	{ "undefine", "NAME [--delete-disks]", 1, 1, FALSE, "--delete-disks", cmd_undefine,
+	  "remove a domain's definition (and its disk images)" },
+	{ "list", "[NAME...]", 0, -1, TRUE, NULL, cmd_list,
+	  "list domains like `xl list`" },
+	{ "info", "NAME", 1, 1, TRUE, NULL, cmd_info,
+	  "show a domain's definition and status" },
+	{ "start", "NAME", 1, 1, FALSE, NULL, cmd_start, "start a domain" },
+	{ "shutdown", "[-w] [-t SECS] NAME", 1, 1, FALSE, "-w -t=", atoll_cmd_shutdown,
+	  "ask a domain to shut down (forced after the timeout); -w waits until it is off" },
+	{ "destroy", "NAME", 1, 1, FALSE, NULL, cmd_destroy, "power a domain off now" },
+	{ "reboot", "NAME", 1, 1, FALSE, NULL, cmd_reboot, "reboot a domain" },
+	{ "pause", "NAME", 1, 1, FALSE, NULL, cmd_pause, "pause a domain's vCPUs" },
+	{ "unpause", "NAME", 1, 1, FALSE, NULL, cmd_unpause, "resume a paused domain" },
+	{ "console", "NAME", 1, 1, FALSE, NULL, atoll_cmd_console,
+	  "attach to a domain's serial console (escape: ^])" },
+	{ "top", "[-b] [-n N] [-d SECS]", 0, 0, FALSE, "-b -n= -d=", atoll_cmd_top,
+	  "live domain statistics, like xentop (q quits)" },
+	{ "network-list", "", 0, 0, TRUE, NULL, cmd_network_list,
+	  "list the libvirt networks NICs can join" },
+	{ "device-list", "[--pci|--usb]", 0, 0, TRUE, "--pci --usb", cmd_device_list,
+	  "list host PCI/USB devices with their IOMMU groups" },
+	{ "import-libvirt", "URI DOMAIN [NEWNAME]", 2, 3, TRUE, NULL, cmd_import_libvirt,
+	  "define a domain from a libvirt domain" },
+};
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, "usage: atoll [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(f, "  %-15s %-28s %s\n", commands[i].name, commands[i].synopsis,
+			commands[i].help);
+	fprintf(f, "\n--json prints atolld's JSON (list, info, network-list, device-list,\n"
+		"import-libvirt).  Exit codes: 0 ok, 1 error, 2 usage, 3 atolld unreachable,\n"
+		"4 not found, 5 conflict.  See docs/cli.md.\n");
+}
+
+int atoll_cli_usage_error(AtollCli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *what = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fprintf(cli->io->err, "atoll: %s\n", what);
+	for (size_t i = 0; cli->command && i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(commands[i].name, cli->command) == 0)
+			fprintf(cli->io->err, "usage: atoll %s %s\n", commands[i].name,
+				commands[i].synopsis);
+	if (!cli->command)
+		fprintf(cli->io->err, "Run `atoll help` for the commands.\n");
+	return ATOLL_EXIT_USAGE;
+}
+
+/* Does the command take flag?  *takes_value tells whether it has a value. */
+static gboolean flag_known(const Command *cmd, const char *flag, gboolean *takes_value)
+{
+	if (!cmd->flags)
+		return FALSE;
+	g_auto(GStrv) names = g_strsplit(cmd->flags, " ", -1);
+	for (int i = 0; names[i]; i++) {
+		size_t n = strlen(names[i]);
+		gboolean val = n && names[i][n - 1] == '=';
+		if (strlen(flag) == n - val && strncmp(flag, names[i], n - val) == 0) {
+			*takes_value = val;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+typedef struct {
+	const char *socket;
+	gboolean json;
+} GlobalOpts;
+
+/* --socket PATH / --socket=PATH / --json, anywhere.  Returns 1 if argv[*i]
+ * was one, 0 if not, -1 on a usage error. */
+static int global_option(AtollCli *cli, GlobalOpts *g, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	if (strcmp(a, "--json") == 0) {
+		g->json = TRUE;
+		return 1;
+	}
+	if (g_str_has_prefix(a, "--socket=")) {
+		g->socket = a + strlen("--socket=");
+		return 1;
+	}
+	if (strcmp(a, "--socket") == 0) {
+		if (*i + 1 >= argc) {
+			atoll_cli_usage_error(cli, "--socket needs a path");
+			return -1;
+		}
+		g->socket = argv[++*i];
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_command_args(AtollCli *cli, const Command *cmd, GlobalOpts *g,
+			      int argc, char **argv, int first)
+{
+	gboolean options_done = FALSE;
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i];
+		if (options_done || a[0] != '-' || a[1] == '\0') {
+			g_ptr_array_add(cli->args, (char *)a);
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			options_done = TRUE;
+			continue;
+		}
+		int r = global_option(cli, g, argc, argv, &i);
+		if (r < 0)
+			return ATOLL_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		g_autofree char *flag = g_strdup(a);
+		char *eq = strchr(flag, '=');
+		if (eq)
+			*eq = '\0';
+		gboolean takes_value = FALSE;
+		if (!flag_known(cmd, flag, &takes_value))
+			return atoll_cli_usage_error(cli, "%s: unknown option '%s'", cmd->name, a);
+		const char *value = eq ? a + (eq - flag) + 1 : "";
+		if (takes_value && !eq) {
+			if (i + 1 >= argc)
+				return atoll_cli_usage_error(cli, "%s needs a value", flag);
+			value = argv[++i];
+		} else if (!takes_value && eq) {
+			return atoll_cli_usage_error(cli, "%s takes no value", flag);
+		}
+		g_hash_table_replace(cli->flags, g_steal_pointer(&flag), (char *)value);
+	}
+	int n = (int)cli->args->len;
+	if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args))
+		return atoll_cli_usage_error(cli, "%s: wrong number of arguments", cmd->name);
+	if (g->json && !cmd->reads)
+		return atoll_cli_usage_error(cli, "%s does not take --json", cmd->name);
+	return ATOLL_EXIT_OK;
+}
+
+static const Command *find_command(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int run_command(AtollCli *cli, int argc, char **argv)
+{
+	GlobalOpts g = { 0 };
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			print_usage(cli->io->out);
+			return ATOLL_EXIT_OK;
+		}
+		int r = global_option(cli, &g, argc, argv, &i);
+		if (r < 0)
+			return ATOLL_EXIT_USAGE;
+		if (r == 0)
+			return atoll_cli_usage_error(cli, "unknown option '%s'", argv[i]);
+	}
+	if (i >= argc)
+		return atoll_cli_usage_error(cli, "no command given");
+	if (strcmp(argv[i], "help") == 0) {
+		print_usage(cli->io->out);
+		return ATOLL_EXIT_OK;
+	}
+	const Command *cmd = find_command(argv[i]);
+	if (!cmd)
+		return atoll_cli_usage_error(cli, "unknown command '%s'", argv[i]);
+	cli->command = cmd->name;
+	int rc = parse_command_args(cli, cmd, &g, argc, argv, i + 1);
+	if (rc != ATOLL_EXIT_OK)
+		return rc;
+	cli->json = g.json;
+	cli->client = atoll_client_new(g.socket && *g.socket ? g.socket : NULL);
+	return cmd->run(cli);
+}
+
+int atoll_cli_main(const AtollCliIO *io, int argc, char **argv)
+{
+	AtollCli cli = {
+		.io = io,
+		.args = g_ptr_array_new(),
+		.flags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+	};
+	int rc = run_command(&cli, argc, argv);
+	fflush(io->out);
+	fflush(io->err);
+	g_clear_object(&cli.client);
+	g_ptr_array_unref(cli.args);
+	g_hash_table_unref(cli.flags);
+	return rc;
+}
