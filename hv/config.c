@@ -899,7 +899,7 @@ enum {
 	OPT_CONFIG = 256, OPT_NAME, OPT_MEMORY, OPT_VCPUS, OPT_KERNEL, OPT_INITRD,
 	OPT_CMDLINE, OPT_DISK, OPT_NET, OPT_SERIAL, OPT_CONSOLE, OPT_RNG,
 	OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_SHUTDOWN_TIMEOUT,
-	OPT_CONTROL, OPT_GPU, OPT_INPUT,
+	OPT_CONTROL, OPT_NO_SANDBOX, OPT_GPU, OPT_INPUT,
 };
 
 static const struct option long_opts[] = {
@@ -921,6 +921,7 @@ static const struct option long_opts[] = {
 	{ "on-crash", required_argument, NULL, OPT_ON_CRASH },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "gpu", required_argument, NULL, OPT_GPU },
 	{ "input", optional_argument, NULL, OPT_INPUT },
 	{ NULL, 0, NULL, 0 },
@@ -960,6 +961,7 @@ void vm_config_usage(FILE *out, const char *prog)
 "                         after S seconds (default 30)\n"
 "  --control PATH         answer control requests on a unix socket at PATH\n"
 "                         (docs/vmm-control.md)\n"
+"  --no-sandbox           do not install the seccomp sandbox (debugging only)\n"
 "  -h, --help             show this help\n"
 "\n"
 "Disk and NIC flags replace the file's \"disks\"/\"nics\" lists; a path\n"
@@ -1242,6 +1244,9 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		if (check_path(arg, "--control", err, errlen) < 0)
 			return -1;
 		set_str(&cfg->control, arg);
+		return 0;
+	case OPT_NO_SANDBOX:
+		cfg->no_sandbox = true;
 		return 0;
 	case OPT_GPU:
 		return parse_gpu(arg, "--gpu", &cfg->gpu, err, errlen);

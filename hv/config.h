@@ -86,6 +86,7 @@ struct vm_config {
 	enum lifecycle_action on_poweroff, on_reboot, on_crash;
 	unsigned shutdown_timeout_s;    /* SIGTERM: power button, then force */
 	char *control;                  /* control socket path (docs/vmm-control.md) */
+	bool no_sandbox;                /* skip the seccomp sandbox (debugging) */
 	enum gpu_kind gpu;              /* display device (docs/display.md) */
 	enum input_mode input;          /* virtio-input keyboard + tablet */
 	struct spice_config spice;      /* SPICE console; kind NONE = none */

@@ -11,6 +11,7 @@
 #include "backends/chardev.h"
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 enum {
@@ -125,7 +126,10 @@ int main(int argc, char **argv)
 	log_set_prefix(cfg.name ? cfg.name : "atoll-vmm");
 
 	enum vm_exit_reason reason = VM_EXIT_ERROR;
-	if (vm_create(&vm, &cfg, err, sizeof(err)) == 0)
+	/* The sandbox goes on once the VM is built (devices and backends are
+	 * open) and before the guest runs a single instruction. */
+	if (vm_create(&vm, &cfg, err, sizeof(err)) == 0 &&
+	    (cfg.no_sandbox || sandbox_enter(err, sizeof(err)) == 0))
 		reason = vm_run(&vm, err, sizeof(err));
 	vm_destroy(&vm);
 	restore_tty();

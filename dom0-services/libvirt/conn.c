@@ -29,7 +29,25 @@ static void lv_init_once(void)
 
 /* The failure lv_retry_after_failure() looked at, kept because its own
  * virConnectIsAlive() call resets libvirt's last error. */
-static __thread virError kept_error;
+static void kept_free(gpointer p)
+{
+	virResetError(p);
+	g_free(p);
+}
+
+/* Per thread, freed when the thread exits (a plain __thread variable would
+ * leak the strings it holds). */
+static GPrivate kept_key = G_PRIVATE_INIT(kept_free);
+
+static virErrorPtr kept(void)
+{
+	virErrorPtr e = g_private_get(&kept_key);
+	if (!e) {
+		e = g_new0(virError, 1);
+		g_private_set(&kept_key, e);
+	}
+	return e;
+}
 
 /* libvirt's error if it has one, else the one a retry check kept. */
 static virErrorPtr last_error(void)
@@ -38,7 +56,7 @@ static virErrorPtr last_error(void)
 
 	if (e && e->code != VIR_ERR_OK)
 		return e;
-	return kept_error.code != VIR_ERR_OK ? &kept_error : NULL;
+	return kept()->code != VIR_ERR_OK ? kept() : NULL;
 }
 
 const char *lv_last_error(void)
@@ -150,11 +168,11 @@ bool lv_retry_after_failure(AtollLibvirt *lv)
 
 	virCopyLastError(&failure);
 	again = virConnectIsAlive(lv->conn) != 1 && reconnect(lv, NULL);
-	virResetError(&kept_error);
+	virResetError(kept());
 	if (again)
 		virResetError(&failure);
 	else
-		kept_error = failure;
+		*kept() = failure;
 	return again;
 }
 
