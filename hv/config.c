@@ -53,6 +53,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->on_reboot = ACTION_RESTART;
 	cfg->on_crash = ACTION_DESTROY;
 	cfg->shutdown_timeout_s = 30;
+	cfg->spice.fd = -1;
 }
 
 static void disks_free(struct disk_config *d, size_t n)
@@ -82,6 +83,9 @@ void vm_config_free(struct vm_config *cfg)
 	nics_free(cfg->nics, cfg->n_nics);
 	g_free(cfg->serial.path);
 	g_free(cfg->console.path);
+	g_free(cfg->spice.path);
+	g_free(cfg->spice.host);
+	g_free(cfg->spice.password);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -817,6 +821,8 @@ static int m_timeout(void *t, JsonNode *n, const char *f, char *err, size_t errl
 	return 0;
 }
 
+static int m_spice(void *t, JsonNode *n, const char *f, char *err, size_t errlen);
+
 static const struct member top_members[] = {
 	{ "name", m_name },
 	{ "memory_mib", m_memory },
@@ -836,6 +842,7 @@ static const struct member top_members[] = {
 	{ "control", m_control },
 	{ "gpu", m_gpu },
 	{ "input", m_input },
+	{ "spice", m_spice },
 };
 
 int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
@@ -899,7 +906,7 @@ enum {
 	OPT_CONFIG = 256, OPT_NAME, OPT_MEMORY, OPT_VCPUS, OPT_KERNEL, OPT_INITRD,
 	OPT_CMDLINE, OPT_DISK, OPT_NET, OPT_SERIAL, OPT_CONSOLE, OPT_RNG,
 	OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_SHUTDOWN_TIMEOUT,
-	OPT_CONTROL, OPT_NO_SANDBOX, OPT_GPU, OPT_INPUT,
+	OPT_CONTROL, OPT_NO_SANDBOX, OPT_GPU, OPT_INPUT, OPT_SPICE,
 };
 
 static const struct option long_opts[] = {
@@ -924,6 +931,7 @@ static const struct option long_opts[] = {
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "gpu", required_argument, NULL, OPT_GPU },
 	{ "input", optional_argument, NULL, OPT_INPUT },
+	{ "spice", required_argument, NULL, OPT_SPICE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -954,6 +962,9 @@ void vm_config_usage(FILE *out, const char *prog)
 "                         (default none; docs/display.md)\n"
 "  --input[=on|off]       virtio-input keyboard and tablet (default: on\n"
 "                         when there is a display device)\n"
+"  --spice unix:PATH|tcp:HOST:PORT,password=SECRET|fd:N|none\n"
+"                         SPICE console on the display (default none;\n"
+"                         docs/spice.md); tcp::PORT listens on 127.0.0.1\n"
 "  --on-poweroff ACTION   destroy|restart|preserve (default destroy)\n"
 "  --on-reboot ACTION     destroy|restart|preserve (default restart)\n"
 "  --on-crash ACTION      destroy|restart|preserve (default destroy)\n"
@@ -1038,6 +1049,201 @@ static int kv_need_value(const struct kv *kv, const char *flag, char *err, size_
 		return fail(err, errlen, "%s: \"%s\" needs a value — write %s=...",
 			    flag, kv->key, kv->key);
 	return 0;
+}
+
+/* ---- SPICE console (docs/spice.md) ---- */
+
+/* libspice's limit on ticket length. */
+#define SPICE_PASSWORD_MAX 60
+
+static void spice_clear(struct spice_config *sc)
+{
+	g_free(sc->path);
+	g_free(sc->host);
+	g_free(sc->password);
+	*sc = (struct spice_config){ .kind = SPICE_NONE, .fd = -1 };
+}
+
+static int check_spice(const struct spice_config *sc, const char *f, char *err, size_t errlen)
+{
+	if (sc->kind == SPICE_UNIX && check_path(sc->path, f, err, errlen) < 0)
+		return -1;
+	if (sc->kind == SPICE_TCP && (sc->port == 0 || sc->port > 65535))
+		return fail(err, errlen, "%s: TCP port %u out of range — give 1..65535", f, sc->port);
+	if (sc->kind == SPICE_TCP && (!sc->password || !*sc->password))
+		return fail(err, errlen, "%s: a TCP console needs password=SECRET — or use "
+			    "unix:PATH, which file permissions protect", f);
+	if (sc->password && sc->kind != SPICE_TCP)
+		return fail(err, errlen, "%s: password only applies to tcp: (unix sockets and "
+			    "handed-over fds are protected otherwise) — remove it", f);
+	if (sc->password && strlen(sc->password) > SPICE_PASSWORD_MAX)
+		return fail(err, errlen, "%s: password longer than %d bytes — use a shorter one",
+			    f, SPICE_PASSWORD_MAX);
+	if (sc->kind == SPICE_FD && sc->fd < 0)
+		return fail(err, errlen, "%s: fd must be a file descriptor number, 0 or more", f);
+	return 0;
+}
+
+/* "HOST:PORT", "[IPV6]:PORT" or ":PORT" (loopback).  An empty host means
+ * 127.0.0.1: listening beyond this machine has to be asked for. */
+static int parse_tcp_addr(const char *a, const char *f, struct spice_config *out,
+			  char *err, size_t errlen)
+{
+	const char *colon = strrchr(a, ':');
+	uint64_t port = 0;
+
+	if (!colon || parse_u64(colon + 1, &port) < 0 || port == 0 || port > 65535)
+		return fail(err, errlen, "%s: \"tcp:%s\" — write tcp:HOST:PORT, e.g. "
+			    "tcp:127.0.0.1:5900", f, a);
+	size_t hlen = (size_t)(colon - a);
+	if (hlen >= 2 && a[0] == '[' && a[hlen - 1] == ']')
+		out->host = g_strndup(a + 1, hlen - 2);
+	else
+		out->host = g_strndup(a, hlen);
+	if (!*out->host) {
+		g_free(out->host);
+		out->host = g_strdup("127.0.0.1");
+	}
+	out->port = (unsigned)port;
+	return 0;
+}
+
+/* none | unix:PATH | tcp:HOST:PORT[,password=SECRET] | fd:N */
+static int parse_spice_spec(const char *spec, const char *f, struct spice_config *dst,
+			    char *err, size_t errlen)
+{
+	struct spice_config c = { .kind = SPICE_NONE, .fd = -1 };
+	GArray *kvs = g_array_new(FALSE, FALSE, sizeof(struct kv));
+	int ret = -1;
+
+	split_kv(spec, kvs);
+	const struct kv *first = &g_array_index(kvs, struct kv, 0);
+	const char *a = first->key;
+	uint64_t fd = 0;
+	if (first->val) {
+		fail(err, errlen, "%s: \"%s\" — start with none, unix:PATH, tcp:HOST:PORT or fd:N",
+		     f, spec);
+		goto out;
+	} else if (!strcmp(a, "none")) {
+		c.kind = SPICE_NONE;
+	} else if (g_str_has_prefix(a, "unix:")) {
+		c.kind = SPICE_UNIX;
+		c.path = g_strdup(a + 5);
+	} else if (g_str_has_prefix(a, "tcp:")) {
+		c.kind = SPICE_TCP;
+		if (parse_tcp_addr(a + 4, f, &c, err, errlen) < 0)
+			goto out;
+	} else if (g_str_has_prefix(a, "fd:")) {
+		c.kind = SPICE_FD;
+		if (parse_u64(a + 3, &fd) < 0 || fd > INT_MAX) {
+			fail(err, errlen, "%s: \"%s\" — write fd:N with N a file descriptor number", f, a);
+			goto out;
+		}
+		c.fd = (int)fd;
+	} else {
+		fail(err, errlen, "%s: \"%s\" — give none, unix:PATH, tcp:HOST:PORT[,password=SECRET] "
+		     "or fd:N", f, a);
+		goto out;
+	}
+	for (guint i = 1; i < kvs->len; i++) {
+		const struct kv *kv = &g_array_index(kvs, struct kv, i);
+		if (strcmp(kv->key, "password")) {
+			fail(err, errlen, "%s: unknown option \"%s\" — only password=SECRET", f, kv->key);
+			goto out;
+		}
+		if (kv_need_value(kv, f, err, errlen) < 0)
+			goto out;
+		g_free(c.password);
+		c.password = g_strdup(kv->val);
+	}
+	if (check_spice(&c, f, err, errlen) < 0)
+		goto out;
+	spice_clear(dst);
+	*dst = c;
+	c = (struct spice_config){ .fd = -1 };
+	ret = 0;
+out:
+	spice_clear(&c);
+	kv_free(kvs);
+	return ret;
+}
+
+/* "spice": the flag's string, or {"type":"unix","path":...},
+ * {"type":"tcp","host":...,"port":N,"password":...}, {"type":"fd","fd":N},
+ * {"type":"none"}. */
+static int m_spice(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	struct spice_config *dst = &((struct vm_config *)t)->spice;
+	struct spice_config c = { .kind = SPICE_NONE, .fd = -1 };
+	static const char *const types[] = { "none", "unix", "tcp", "fd" };
+	JsonObject *obj = NULL;
+	char mf[160];
+	int ret = -1;
+
+	if (is_value(n, G_TYPE_STRING))
+		return parse_spice_spec(json_node_get_string(n), f, dst, err, errlen);
+	if (j_object(n, f, &obj, err, errlen) < 0)
+		return -1;
+	g_autoptr(GList) names = json_object_get_members(obj);
+	for (GList *l = names; l; l = l->next) {
+		const char *name = l->data;
+		JsonNode *v = json_object_get_member(obj, name);
+		const char *str = NULL;
+		uint64_t num = 0;
+		snprintf(mf, sizeof(mf), "%s.%s", f, name);
+		if (!strcmp(name, "type")) {
+			if (j_string(v, mf, &str, err, errlen) < 0)
+				goto out;
+			unsigned k;
+			for (k = 0; k < G_N_ELEMENTS(types) && strcmp(str, types[k]); k++)
+				;
+			if (k == G_N_ELEMENTS(types)) {
+				fail(err, errlen, "%s: \"%s\" — give unix, tcp, fd or none", mf, str);
+				goto out;
+			}
+			c.kind = (enum spice_kind)k;
+		} else if (!strcmp(name, "path") || !strcmp(name, "host") ||
+			   !strcmp(name, "password")) {
+			if (j_string(v, mf, &str, err, errlen) < 0)
+				goto out;
+			char **slot = !strcmp(name, "path") ? &c.path :
+				      !strcmp(name, "host") ? &c.host : &c.password;
+			g_free(*slot);
+			*slot = g_strdup(str);
+		} else if (!strcmp(name, "port") || !strcmp(name, "fd")) {
+			if (j_uint(v, mf, &num, err, errlen) < 0)
+				goto out;
+			if (num > INT_MAX) {
+				fail(err, errlen, "%s: %llu is too large", mf, (unsigned long long)num);
+				goto out;
+			}
+			if (!strcmp(name, "port"))
+				c.port = (unsigned)num;
+			else
+				c.fd = (int)num;
+		} else {
+			fail(err, errlen, "%s: unknown member — known: type, path, host, port, "
+			     "password, fd", mf);
+			goto out;
+		}
+	}
+	if (!json_object_has_member(obj, "type")) {
+		fail(err, errlen, "%s.type: missing — give unix, tcp, fd or none", f);
+		goto out;
+	}
+	if (c.kind == SPICE_TCP && (!c.host || !*c.host)) {
+		g_free(c.host);
+		c.host = g_strdup("127.0.0.1");
+	}
+	if (check_spice(&c, f, err, errlen) < 0)
+		goto out;
+	spice_clear(dst);
+	*dst = c;
+	c = (struct spice_config){ .fd = -1 };
+	ret = 0;
+out:
+	spice_clear(&c);
+	return ret;
 }
 
 static int parse_disk_flag(const char *spec, struct disk_config *d, char *err, size_t errlen)
@@ -1258,6 +1464,8 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		else
 			return fail(err, errlen, "--input=%s: give on or off", arg);
 		return 0;
+	case OPT_SPICE:
+		return parse_spice_spec(arg, "--spice", &cfg->spice, err, errlen);
 	}
 	return fail(err, errlen, "internal error: unhandled option %d", opt);
 }

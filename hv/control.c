@@ -14,6 +14,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "spice_server.h"
 #include "vcpu.h"
 #include "virtio/virtio.h"
 #include "vm.h"
@@ -174,6 +175,14 @@ static const char *run_command(struct vm *vm, const char *cmd, JsonObject *req,
 	} else if (!strcmp(cmd, "destroy")) {
 		log_info("control: destroying the domain");
 		vm_request_exit(vm, VM_EXIT_FORCED);
+	} else if (!strcmp(cmd, "spice-info")) {
+		/* Where a SPICE client connects; null without a console. */
+		const char *uri = atoll_spice_uri(vm);
+		json_builder_set_member_name(b, "uri");
+		if (uri)
+			json_builder_add_string_value(b, uri);
+		else
+			json_builder_add_null_value(b);
 	} else if (!strcmp(cmd, "reboot")) {
 		log_info("control: resetting the domain");
 		vm_request_exit(vm, VM_EXIT_REBOOT);
@@ -206,7 +215,7 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 	const char *why = run_command(vm, cmd, req, b);
 	if (why && !strcmp(why, "unknown command"))
 		return reply_error("unknown command '%s' (known: query, stats, pause, "
-				   "resume, shutdown, destroy, reboot)", cmd);
+				   "resume, shutdown, destroy, reboot, spice-info)", cmd);
 	if (why)
 		return reply_error("%s", why);
 	json_builder_end_object(b);

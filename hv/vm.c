@@ -23,9 +23,11 @@
 #include "devices/platform.h"
 #include "control.h"
 #include "devices/bochs_display.h"
+#include "devices/i8042.h"
 #include "irq.h"
 #include "log.h"
 #include "pci/pci.h"
+#include "spice_server.h"
 #include "vcpu.h"
 #include "virtio/virtio.h"
 
@@ -183,6 +185,9 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	/* After virtio-input: the PS/2 keyboard is the fallback input sink. */
 	if (i8042_create(vm))
 		return ERR("cannot create the platform devices");
+	/* The console backend last: it shows what the devices above draw. */
+	if (atoll_spice_start(vm, &cfg->spice, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -342,14 +347,17 @@ static int load_kernel(struct vm *vm, struct linux_boot *boot, char *err, size_t
 	struct kernel_elf elf;
 	int ret = kernel_image_vmlinux(cfg->kernel, kernel, klen, NULL, true, &elf,
 				       err, errlen);
+	uint64_t t0 = vm_uptime_ms(vm);
 	if (ret == 0) {
-		log_debug("kernel: booting its vmlinux directly (%s)",
-			  elf.from_cache ? "from the cache" : "decompressed now");
 		ret = linux_load_vmlinux(&vm->mem, kernel, klen, elf.data, elf.len,
 					 initrd, ilen, cfg->cmdline ? cfg->cmdline : "",
 					 BOOT_ACPI_ADDR, boot, err, errlen);
 		kernel_elf_release(&elf);
+		log_info("kernel: booting its vmlinux (from the host's cache) directly; "
+			 "loaded in %llu ms", (unsigned long long)(vm_uptime_ms(vm) - t0));
 	} else if (ret == 1) {
+		log_info("kernel: the guest decompresses it this time; its vmlinux is being "
+			 "cached for later boots");
 		ret = linux_load(&vm->mem, kernel, klen, initrd, ilen,
 				 cfg->cmdline ? cfg->cmdline : "", BOOT_ACPI_ADDR,
 				 boot, err, errlen);
@@ -508,11 +516,15 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 
 void vm_destroy(struct vm *vm)
 {
+	/* Before the display devices whose pixels it reads. */
+	atoll_spice_stop(vm);
 	control_close(vm->control);
 	vm->control = NULL;
 	for (unsigned i = 0; i < vm->n_virtio; i++)
 		virtio_pci_destroy(vm->virtio_devs[i]);
 	vm->n_virtio = 0;
+	bochs_display_destroy(vm);
+	i8042_destroy(vm);
 	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);

@@ -6,6 +6,8 @@ pkgs=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   libglib2.0-dev libjson-glib-dev libseccomp-dev
   liblzma-dev zlib1g-dev libzstd-dev
+  libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
+  xvfb imagemagick xdotool dbus
 )
 missing=()
 for p in "${pkgs[@]}"; do

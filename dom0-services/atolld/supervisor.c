@@ -605,14 +605,15 @@ static char *libvirt_tap(Atolld *d, const DomainDef *def, unsigned i, GError **e
 {
 	const NicDef *nic = g_ptr_array_index(def->nics, i);
 	const char *type = nic->type == NIC_NETWORK ? "network" : "isolated";
-	if (nic->type == NIC_NETWORK && !d->libvirt) {
+	g_autoptr(GError) e = NULL;
+	/* The connection is opened on first use (here or by /v1/networks),
+	 * also after an atolld restart. */
+	if (nic->type == NIC_NETWORK && !atolld_libvirt(d, &e)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
-			    "nics[%u]: network \"%s\" needs libvirt, and atolld is not "
-			    "connected to it; start libvirtd and restart atolld", i,
-			    nic->network ? nic->network : "");
+			    "nics[%u]: network \"%s\" needs libvirt: %s", i,
+			    nic->network ? nic->network : "", e->message);
 		return NULL;
 	}
-	g_autoptr(GError) e = NULL;
 	char *tap = atoll_libvirt_nic_setup(d->libvirt, def->name, i, type, nic->network,
 					    nic->mac[0] ? nic->mac : NULL, &e);
 	if (!tap)

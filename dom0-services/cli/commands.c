@@ -453,6 +453,34 @@ static int print_table(AtollCli *cli, JsonNode *reply, const char *member,
 	return ATOLL_EXIT_OK;
 }
 
+/* atolld describes a network's addresses as "ipv4": {address, prefix,
+ * dhcp: {start, end}} (openapi.yaml); the table shows them as
+ * "ADDRESS/PREFIX" and "START-END". */
+static void flatten_ipv4(JsonArray *networks)
+{
+	for (guint i = 0; networks && i < json_array_get_length(networks); i++) {
+		JsonNode *n = json_array_get_element(networks, i);
+		JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+		JsonObject *ip = json_obj(o, "ipv4");
+		if (!ip)
+			continue;
+		const char *addr = atoll_json_str(ip, "address");
+		if (addr && !json_object_has_member(o, "ip")) {
+			g_autofree char *v = json_object_has_member(ip, "prefix")
+				? g_strdup_printf("%s/%" G_GINT64_FORMAT, addr,
+						  atoll_json_int(ip, "prefix", 0))
+				: g_strdup(addr);
+			json_object_set_string_member(o, "ip", v);
+		}
+		JsonObject *dhcp = json_obj(ip, "dhcp");
+		const char *start = atoll_json_str(dhcp, "start"), *end = atoll_json_str(dhcp, "end");
+		if (start && end && !json_object_has_member(o, "dhcp_range")) {
+			g_autofree char *v = g_strdup_printf("%s-%s", start, end);
+			json_object_set_string_member(o, "dhcp_range", v);
+		}
+	}
+}
+
 static int cmd_network_list(AtollCli *cli)
 {
 	static const Column cols[] = {
@@ -467,6 +495,8 @@ static int cmd_network_list(AtollCli *cli)
 	g_autoptr(JsonNode) reply = atoll_client_list_networks(cli->client, &error);
 	if (!reply)
 		return atoll_cli_fail(cli, error);
+	if (!cli->json)
+		flatten_ipv4(atoll_client_reply_array(reply, "networks"));
 	return print_table(cli, reply, "networks", cols, G_N_ELEMENTS(cols));
 }
 

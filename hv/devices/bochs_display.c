@@ -86,7 +86,8 @@ static void sync_surface(struct bochs *b)
 
 	if (blank)
 		s = (struct display_surface){ BLANK_W, BLANK_H, BLANK_W * 4, b->blank };
-	if (blank == b->cur_blank && memcmp(&s, &b->cur, sizeof(s)) == 0)
+	if (blank == b->cur_blank && s.width == b->cur.width && s.height == b->cur.height &&
+	    s.stride == b->cur.stride && s.pixels == b->cur.pixels)
 		return;
 	free(b->shadow);
 	b->shadow = blank ? NULL : malloc((size_t)s.width * s.height * 4);
@@ -409,4 +410,23 @@ nomem:
 		free(b);
 	}
 	return -1;
+}
+
+void bochs_display_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->pci && i < 256; i++) {
+		struct pci_device *pci = vm->pci->devs[i];
+		if (!pci || pci->bar_moved != bochs_bar_moved)
+			continue;
+		struct bochs *b = pci->opaque;
+		vm->pci->devs[i] = NULL;
+		display_set_source(&vm->display, NULL);
+		if (b->slot >= 0)
+			vm_unmap_ram(vm, b->slot);
+		munmap(b->fb, BOCHS_FB_SIZE);
+		pthread_mutex_destroy(&b->lock);
+		free(b->shadow);
+		free(b->blank);
+		free(b);
+	}
 }

@@ -49,5 +49,8 @@ struct vm;
 
 /* Plug the device into the VM's PCI bus and make it the display source. */
 int bochs_display_create(struct vm *vm);
+/* Free it again once the VM is stopped and its buses are no longer used.
+ * (vm_destroy does not call it yet: the process exits.  Tests do.) */
+void bochs_display_destroy(struct vm *vm);
 
 #endif

@@ -594,3 +594,20 @@ fail:
 	free(d);
 	return r;
 }
+
+void i8042_destroy(struct vm *vm)
+{
+	struct i8042_dev *d = NULL;
+
+	for (size_t i = 0; i < vm->io_bus.n; i++)
+		if (vm->io_bus.regions[i].base == I8042_DATA_PORT &&
+		    vm->io_bus.regions[i].fn == i8042_data_io)
+			d = vm->io_bus.regions[i].opaque;
+	if (!d)
+		return;
+	bus_unregister(&vm->io_bus, I8042_DATA_PORT);
+	bus_unregister(&vm->io_bus, I8042_CMD_PORT);
+	bus_unregister(&vm->io_bus, PORT92);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}

@@ -99,4 +99,9 @@ bool i8042_kbd_key(struct i8042 *k, uint16_t code, bool down);
 /* Whether a driver has the keyboard enabled. */
 bool i8042_kbd_active(const struct i8042 *k);
 
+struct vm;
+/* Free what i8042_create() made; the VM must be stopped.  (vm_destroy
+ * does not call it yet: the process exits.  Tests do.) */
+void i8042_destroy(struct vm *vm);
+
 #endif

@@ -319,12 +319,6 @@ static void qxl_set_compression_level(QXLInstance *qin, int level)
     (void)level;
 }
 
-static void qxl_set_mm_time(QXLInstance *qin, uint32_t mm_time)
-{
-    (void)qin;
-    (void)mm_time;
-}
-
 static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id,
                                      QXLRect *rects, uint32_t n)
 {
@@ -357,7 +351,6 @@ static const QXLInterface qxl_iface = {
               .minor_version = SPICE_INTERFACE_QXL_MINOR },
     .attached_worker = qxl_attached,
     .set_compression_level = qxl_set_compression_level,
-    .set_mm_time = qxl_set_mm_time,
     .get_init_info = qxl_init_info,
     .get_command = qxl_get_command,
     .req_cmd_notification = qxl_req_cmd_notification,

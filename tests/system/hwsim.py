@@ -53,7 +53,49 @@ SCENARIOS = {
     'blk': (1, 360),
     'net': (1, 360),
     'lifecycle': (1, 900),
+    'toolstack': (2, 600),
+    'libvirt': (2, 600),
 }
+
+# Scenarios that run the toolstack (atolld, atoll, atoll-vmmctl) in dom0;
+# the others get only atoll-vmm, which keeps their initramfs small.
+TOOLSTACK_SCENARIOS = {'toolstack', 'libvirt'}
+TOOLSTACK_BINARIES = {  # name in dom0 -> (option, path under the build dir)
+    'atolld': ('atolld', 'dom0-services/atolld/atolld'),
+    'atoll': ('atoll', 'dom0-services/cli/atoll'),
+    'atoll-vmmctl': ('vmmctl', 'hv/atoll-vmmctl'),
+}
+
+
+# The libvirt scenario: a real libvirtd (network driver only) in dom0, with
+# dnsmasq for DHCP and iptables-nft for the NAT rules of network "default".
+LIBDIR = '/usr/lib/x86_64-linux-gnu'
+LIBVIRT_BINARIES = ['/usr/sbin/libvirtd', '/usr/bin/virsh', '/usr/sbin/dnsmasq',
+                    '/usr/lib/libvirt/libvirt_leaseshelper',
+                    '/usr/sbin/xtables-nft-multi',
+                    LIBDIR + '/libvirt/connection-driver/libvirt_driver_network.so']
+LIBVIRT_XTABLES_LINKS = ['iptables', 'iptables-save', 'iptables-restore',
+                         'ip6tables', 'ip6tables-save', 'ip6tables-restore']
+# bridge and tun for the network and the taps; netfilter for libvirt's
+# iptables(-nft) rules (filter, nat with MASQUERADE, mangle CHECKSUM).
+LIBVIRT_MODULES = ['bridge', 'veth', 'nf_tables', 'nft_compat', 'nft_chain_nat',
+                   'nft_masq', 'nft_ct', 'nft_reject_inet', 'nft_reject_ipv4',
+                   'nft_reject_ipv6', 'xt_MASQUERADE', 'xt_CHECKSUM', 'xt_conntrack',
+                   'xt_tcpudp', 'xt_comment', 'xt_addrtype', 'ipt_REJECT',
+                   'ip6t_REJECT', 'nf_conntrack', 'nf_nat']
+LIBVIRT_PACKAGES = 'libvirt-daemon libvirt-clients dnsmasq-base iptables'
+LIBVIRTD_CONF = '''# hwsim dom0: root only, no polkit, log to stderr
+unix_sock_group = "root"
+unix_sock_ro_perms = "0770"
+unix_sock_rw_perms = "0770"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:stderr"
+'''
+DOM0_EXTRA_USERS = ('nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'
+                    'dnsmasq:x:999:65534:dnsmasq:/var/lib/misc:/bin/false\n'
+                    'libvirt-dnsmasq:x:998:998:libvirt dnsmasq:/var/lib/libvirt/dnsmasq:/bin/false\n')
+DOM0_EXTRA_GROUPS = 'nogroup:x:65534:\nlibvirt-dnsmasq:x:998:\nlibvirt:x:997:\n'
 
 
 class Skip(Exception):
@@ -319,6 +361,30 @@ def find_busybox():
     raise Skip('no static busybox (package busybox-static; run tests/system/install-deps.sh)')
 
 
+def add_libvirt(c):
+    """libvirtd with its network driver, dnsmasq, iptables-nft, virsh."""
+    missing = [b for b in LIBVIRT_BINARIES if not os.path.exists(b)]
+    if missing:
+        raise RuntimeError(f'the libvirt scenario needs {", ".join(missing)}: run '
+                           f'tests/system/install-deps.sh (Debian: {LIBVIRT_PACKAGES})')
+    for b in LIBVIRT_BINARIES:
+        c.binary(b.lstrip('/'), b)
+    for l in LIBVIRT_XTABLES_LINKS:
+        c.symlink('usr/sbin/' + l, 'xtables-nft-multi')
+    # iptables loads its matches and targets with dlopen; their libraries
+    # are those of xtables-nft-multi.
+    c.tree(LIBDIR.lstrip('/') + '/xtables', LIBDIR + '/xtables')
+    c.tree('usr/share/libvirt/networks', '/usr/share/libvirt/networks')
+    c.data('etc/libvirt/libvirtd.conf', LIBVIRTD_CONF)
+    c.data('etc/libvirt/libvirt.conf', '')
+    for d in ('var/lib/libvirt/dnsmasq', 'var/lib/libvirt/network', 'var/lib/misc',
+              'var/cache/libvirt', 'var/log/libvirt', 'etc/libvirt/qemu/networks'):
+        c.dir(d)
+    c.symlink('var/run', '../run')
+    c.data('etc/protocols', 'ip 0 IP\nicmp 1 ICMP\ntcp 6 TCP\nudp 17 UDP\n')
+    c.data('etc/services', 'domain 53/udp\nbootps 67/udp\nbootpc 68/udp\n')
+
+
 def base_initramfs(kernel, modules, busybox):
     c = Cpio()
     for d in ('bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp',
@@ -338,16 +404,37 @@ def base_initramfs(kernel, modules, busybox):
     return c
 
 
+def optional_modules(kernel, names):
+    """The names this kernel has (as a module or built in); logs the others."""
+    have = []
+    for n in names:
+        try:
+            kernel.resolve([n])
+            have.append(n)
+        except RuntimeError as e:
+            log(f'not loading {n}: {e}')
+    return have
+
+
 def build_domu(kernel, busybox):
     c = base_initramfs(kernel, DOMU_MODULES, busybox)
     c.file('init', os.path.join(HERE, 'domu', 'init'), 0o755)
     return c.pack()
 
 
-def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=()):
-    c = base_initramfs(kernel, DOM0_MODULES, busybox)
+def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=(), toolstack=None,
+               libvirt=False):
+    modules = DOM0_MODULES + (optional_modules(kernel, LIBVIRT_MODULES) if libvirt else [])
+    c = base_initramfs(kernel, modules, busybox)
     c.file('init', os.path.join(HERE, 'dom0', 'init'), 0o755)
     c.file('hwsim/lib.sh', os.path.join(HERE, 'dom0', 'lib.sh'), 0o644)
+    c.file('hwsim/toolstack.sh', os.path.join(HERE, 'dom0', 'toolstack.sh'), 0o644)
+    for name, path in (toolstack or {}).items():
+        c.binary('usr/local/bin/' + name, path)
+    if libvirt:
+        add_libvirt(c)
+        c.data('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n' + DOM0_EXTRA_USERS)
+        c.data('etc/group', 'root:x:0:\n' + DOM0_EXTRA_GROUPS)
     c.file('hwsim/qemu-atoll', os.path.join(HERE, 'dom0', 'qemu-atoll'), 0o755)
     c.tree('hwsim/scenarios', os.path.join(HERE, 'scenarios'))
     bench = os.path.join(BENCH_DIR, 'bench-dom0.sh')
@@ -455,13 +542,31 @@ def default_logdir():
                           os.path.join(os.getcwd(), 'hwsim-logs'))
 
 
-def prepare(args, with_qemu, extra_files=()):
+def toolstack_binaries(args):
+    """atolld, atoll, atoll-vmmctl: from --atolld/--atoll/--vmmctl, else from
+    the build directory that holds --vmm (BUILD/hv/atoll-vmm)."""
+    build = None
+    if args.vmm and args.vmm != 'qemu':
+        build = os.path.dirname(os.path.dirname(os.path.abspath(args.vmm)))
+    found = {}
+    for name, (opt, rel) in TOOLSTACK_BINARIES.items():
+        path = getattr(args, opt, None) or (build and os.path.join(build, rel))
+        if not path or not os.access(path, os.X_OK):
+            raise RuntimeError(f'this scenario runs {name} in dom0 and it was not found '
+                               f'({path or "no --vmm build directory"}): build it or '
+                               f'pass --{opt} PATH')
+        found[name] = os.path.abspath(path)
+    return found
+
+
+def prepare(args, with_qemu, extra_files=(), scenario=None):
     """Build dom0's initramfs into a temp dir; returns (kernel, initrd path, tmpdir)."""
     vmm = None
     if args.vmm and args.vmm != 'qemu':
         vmm = os.path.abspath(args.vmm)
         if not os.access(vmm, os.X_OK):
             raise RuntimeError(f'atoll-vmm binary {vmm} does not exist or is not executable')
+    toolstack = toolstack_binaries(args) if scenario in TOOLSTACK_SCENARIOS else None
     outer_qemu()
     busybox = find_busybox()
     kernel = get_kernel(offline=args.offline)
@@ -470,7 +575,8 @@ def prepare(args, with_qemu, extra_files=()):
     initrd = os.path.join(tmp, 'dom0.cpio.gz')
     try:
         with open(initrd, 'wb') as f:
-            f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files))
+            f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files,
+                               toolstack=toolstack, libvirt=scenario == 'libvirt'))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -494,7 +600,7 @@ def cmd_run(args):
         raise RuntimeError(f'unknown scenario {args.scenario}; known: {", ".join(SCENARIOS)}')
     smp, timeout = SCENARIOS[args.scenario]
     timeout = args.timeout or timeout
-    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu')
+    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu', scenario=args.scenario)
     try:
         logdir = args.logdir or default_logdir()
         os.makedirs(logdir, exist_ok=True)
@@ -588,6 +694,7 @@ def cmd_domu_check(args):
 
 def cmd_bench(args):
     sys.path.insert(0, BENCH_DIR)
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     import bench  # tests/bench/bench.py
     return bench.main(args, sys.modules[__name__])
 
@@ -608,6 +715,10 @@ def main():
     p.add_argument('--domu-append', action='append', metavar='ARG',
                    help='extra domU kernel argument (repeatable), e.g. atoll.dmesg=1 '
                    'to dump the domU kernel log after its init marker')
+    p.add_argument('--atolld', help='atolld binary for the toolstack scenarios '
+                   '(default: beside --vmm in its build directory)')
+    p.add_argument('--atoll', help='atoll CLI binary (same default)')
+    p.add_argument('--vmmctl', help='atoll-vmmctl binary (same default)')
     sub = p.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='run one scenario')
     r.add_argument('scenario', help='|'.join(SCENARIOS))

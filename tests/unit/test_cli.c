@@ -357,8 +357,9 @@ static void test_tables(void)
 	TestPeer *p = peer_new();
 	peer_reply(p, "GET /v1/networks", 200,
 		   "{\"networks\": [{\"name\": \"default\", \"bridge\": \"virbr0\", \"active\": true,"
-		   " \"forward_mode\": \"nat\", \"ip\": \"192.168.122.1/24\","
-		   " \"dhcp_range\": \"192.168.122.2-192.168.122.254\"}]}");
+		   " \"autostart\": false, \"persistent\": true, \"forward\": \"nat\","
+		   " \"ipv4\": {\"address\": \"192.168.122.1\", \"prefix\": 24,"
+		   " \"dhcp\": {\"start\": \"192.168.122.2\", \"end\": \"192.168.122.254\"}}}]}");
 	peer_reply(p, "GET /v1/host/devices", 200,
 		   "[{\"type\": \"pci\", \"address\": \"0000:00:1f.3\", \"iommu_group\": 12,"
 		   " \"driver\": \"snd_hda_intel\", \"class\": \"0x0403\", \"description\": \"Audio\"}]");
