@@ -78,7 +78,9 @@ LIBVIRT_XTABLES_LINKS = ['iptables', 'iptables-save', 'iptables-restore',
                          'ip6tables', 'ip6tables-save', 'ip6tables-restore']
 # bridge and tun for the network and the taps; netfilter for libvirt's
 # iptables(-nft) rules (filter, nat with MASQUERADE, mangle CHECKSUM).
-LIBVIRT_MODULES = ['bridge', 'veth', 'nf_tables', 'nft_compat', 'nft_chain_nat',
+# crc32c_generic first: libcrc32c (under nf_conntrack, nf_tables) asks the
+# crypto API for "crc32c" at load time, and dom0 has no modprobe to find it.
+LIBVIRT_MODULES = ['crc32c_generic', 'bridge', 'veth', 'nf_tables', 'nft_compat', 'nft_chain_nat',
                    'nft_masq', 'nft_ct', 'nft_reject_inet', 'nft_reject_ipv4',
                    'nft_reject_ipv6', 'xt_MASQUERADE', 'xt_CHECKSUM', 'xt_conntrack',
                    'xt_tcpudp', 'xt_comment', 'xt_addrtype', 'ipt_REJECT',
