@@ -14,7 +14,7 @@
 
 #include "evloop.h"
 #include "log.h"
-#include "spice_server.h"
+#include "spice_module.h"
 #include "vcpu.h"
 #include "virtio/virtio.h"
 #include "vm.h"
@@ -177,7 +177,7 @@ static const char *run_command(struct vm *vm, const char *cmd, JsonObject *req,
 		vm_request_exit(vm, VM_EXIT_FORCED);
 	} else if (!strcmp(cmd, "spice-info")) {
 		/* Where a SPICE client connects; null without a console. */
-		const char *uri = atoll_spice_uri(vm);
+		const char *uri = vm_spice_uri(vm);
 		json_builder_set_member_name(b, "uri");
 		if (uri)
 			json_builder_add_string_value(b, uri);

@@ -209,6 +209,13 @@ int vcpu_setup_linux(struct vcpu *vcpu, const struct linux_boot *boot)
 
 void vcpu_dump_state(struct vcpu *vcpu)
 {
+	struct kvm_vcpu_events ev;
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		log_error("vCPU %u: interrupt injected=%u nr=%u shadow=%u, nmi pending=%u "
+			  "masked=%u, exception injected=%u nr=%u", vcpu->id,
+			  ev.interrupt.injected, ev.interrupt.nr, ev.interrupt.shadow,
+			  ev.nmi.pending, ev.nmi.masked, ev.exception.injected,
+			  ev.exception.nr);
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
@@ -298,6 +305,19 @@ static bool handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+static void dump_if_asked(struct vcpu *vcpu)
+{
+	unsigned gen = atomic_load(&vcpu->vm->dump_gen);
+	if (gen == vcpu->dump_seen)
+		return;
+	vcpu->dump_seen = gen;
+	struct kvm_mp_state mp;
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0)
+		log_warn("vCPU %u: mp_state %u (0 runnable, 1 uninitialized, 2 init "
+			 "received, 3 halted, 4 SIPI received)", vcpu->id, mp.mp_state);
+	vcpu_dump_state(vcpu);
+}
+
 /* Wait here, outside KVM_RUN, while the VM is paused. */
 static void park_if_paused(struct vcpu *vcpu)
 {
@@ -333,6 +353,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				dump_if_asked(vcpu);
 				continue;
 			}
 			log_error("vCPU %u: KVM_RUN failed: %s", vcpu->id, strerror(errno));

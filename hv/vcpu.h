@@ -17,6 +17,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	unsigned dump_seen;     /* last vm->dump_gen this vCPU answered */
 };
 
 struct vcpu *vcpu_create(struct vm *vm, unsigned id, char *err, size_t errlen);

@@ -27,7 +27,7 @@
 #include "irq.h"
 #include "log.h"
 #include "pci/pci.h"
-#include "spice_server.h"
+#include "spice_module.h"
 #include "vcpu.h"
 #include "virtio/virtio.h"
 
@@ -186,7 +186,7 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	if (i8042_create(vm))
 		return ERR("cannot create the platform devices");
 	/* The console backend last: it shows what the devices above draw. */
-	if (atoll_spice_start(vm, &cfg->spice, err, errlen))
+	if (vm_spice_start(vm, &cfg->spice, err, errlen))
 		return -1;
 	return 0;
 }
@@ -396,6 +396,10 @@ static void on_signal(void *opaque, uint32_t events)
 
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGUSR2) {
+		vm_dump_state(vm);
+		return;
+	}
 	if (vm->shutdown_timer) {
 		log_warn("second %s: forcing the domain off", strsignal((int)si.ssi_signo));
 		vm_request_exit(vm, VM_EXIT_FORCED);
@@ -413,6 +417,7 @@ static int setup_signals(struct vm *vm, char *err, size_t errlen)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0 || !evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm))
 		return ERR("signalfd: %s", strerror(errno));
@@ -462,6 +467,35 @@ void vm_pause(struct vm *vm, bool pause)
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
 	log_info("paused");
+}
+
+void vm_dump_state(struct vm *vm)
+{
+	log_warn("state dump (SIGUSR2): up %llu ms, %s, exit reason %d",
+		 (unsigned long long)vm_uptime_ms(vm), vm->paused ? "paused" : "running",
+		 atomic_load(&vm->exit_reason));
+	for (unsigned i = 0; i < vm->n_virtio; i++) {
+		struct virtio_device *dev = vm->virtio_devs[i];
+		pthread_mutex_lock(&dev->lock);
+		log_warn("%s: status 0x%x%s, isr %u", dev->pci.name, dev->status,
+			 dev->broken ? " BROKEN" : "", dev->isr);
+		for (uint16_t q = 0; q < dev->n_queues; q++) {
+			struct virtq *vq = &dev->vqs[q];
+			if (!vq->enabled)
+				continue;
+			log_warn("%s: queue %u: avail idx %u, consumed %u, used idx %u, "
+				 "vector %u%s", dev->pci.name, q, vq->avail[1],
+				 vq->last_avail, vq->used_idx, vq->msix_vector,
+				 msix_enabled(&dev->msix) ? "" : " (MSI-X off)");
+		}
+		pthread_mutex_unlock(&dev->lock);
+	}
+	/* Each vCPU dumps its own registers when the kick takes it out of
+	 * KVM_RUN: only the thread that owns a vCPU may touch its state. */
+	atomic_fetch_add(&vm->dump_gen, 1);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		if (vm->vcpus[i])
+			vcpu_kick(vm->vcpus[i]);
 }
 
 uint64_t vm_uptime_ms(const struct vm *vm)
@@ -517,7 +551,7 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 void vm_destroy(struct vm *vm)
 {
 	/* Before the display devices whose pixels it reads. */
-	atoll_spice_stop(vm);
+	vm_spice_stop(vm);
 	control_close(vm->control);
 	vm->control = NULL;
 	for (unsigned i = 0; i < vm->n_virtio; i++)

@@ -65,6 +65,8 @@ struct vm {
 	bool paused;
 	unsigned n_parked;
 
+	_Atomic unsigned dump_gen;     /* SIGUSR2: bumped to ask vCPUs for a dump */
+
 	struct virtio_device *virtio_devs[32];  /* for stats */
 	unsigned n_virtio;
 	int signal_fd;                 /* SIGTERM/SIGINT/SIGHUP, blocked elsewhere */
@@ -94,6 +96,9 @@ static inline void vm_request_reset(struct vm *vm) { vm_request_exit(vm, VM_EXIT
 void vm_pause(struct vm *vm, bool pause);
 /* Press the power button; force the domain off after timeout_s. */
 void vm_shutdown(struct vm *vm, unsigned timeout_s);
+/* Log every vCPU's registers and every virtio queue's indices (SIGUSR2):
+ * for a guest that seems stuck. */
+void vm_dump_state(struct vm *vm);
 /* Milliseconds since the VM was created. */
 uint64_t vm_uptime_ms(const struct vm *vm);
 

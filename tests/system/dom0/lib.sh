@@ -64,6 +64,18 @@ vmm_wait() {
 	i=0
 	while kill -0 "$VMM_PID" 2>/dev/null; do
 		if [ "$i" -ge $((limit * 5)) ]; then
+			# A stuck domain: ask atoll-vmm for its vCPU and queue
+			# state (twice, to see whether the guest moves), and what
+			# each of its threads is doing, before killing it.
+			for t in 1 2; do
+				kill -USR2 "$VMM_PID" 2>/dev/null
+				sleep 2
+			done
+			for task in /proc/"$VMM_PID"/task/*; do
+				echo "HWSIM: vmm thread $(cat "$task/comm" 2>/dev/null):" \
+					"state $(cut -d' ' -f3 "$task/stat" 2>/dev/null)" \
+					"wchan $(cat "$task/wchan" 2>/dev/null)"
+			done
 			kill -KILL "$VMM_PID" 2>/dev/null
 			wait "$VMM_PID" 2>/dev/null
 			VMM_RC=timeout
