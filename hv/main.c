@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/chardev.h"
+#include "boot/kernel_image.h"
 #include "config.h"
 #include "log.h"
 #include "sandbox.h"
@@ -114,6 +115,16 @@ int main(int argc, char **argv)
 	struct vm vm;
 	char err[512] = "";
 
+	if (argc == 3 && !strcmp(argv[1], "--prepare-kernel")) {
+		if (kernel_image_prepare(argv[2], NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "atoll-vmm: %s\n", err);
+			return EXIT_VMM_ERROR;
+		}
+		char *dir = kernel_cache_dir();
+		printf("atoll-vmm: %s is prepared in %s\n", argv[2], dir);
+		free(dir);
+		return 0;
+	}
 	tty_saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tty) == 0;
 	block_signals();
 	vm_config_init(&cfg);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,21 +137,12 @@ char *kernel_cache_dir(void)
 	return g_build_filename(g_get_user_cache_dir(), "atoll", "kernels", NULL);
 }
 
-/* Cache key: the file's identity and every change to it (ctime moves on
- * any write and cannot be set back), without reading it all again. */
-static char *cache_key(const char *path)
+/* Cache key: the SHA-256 of the compressed payload, so a cached vmlinux is
+ * found whatever file the same kernel comes from (and can be prepared on
+ * another machine), and a changed kernel never matches a stale entry. */
+static char *cache_key(const uint8_t *payload, size_t plen)
 {
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return NULL;
-	char *id = g_strdup_printf("%ju:%ju:%jd:%ld.%09ld:%ld.%09ld",
-				   (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-				   (intmax_t)st.st_size, (long)st.st_mtim.tv_sec,
-				   st.st_mtim.tv_nsec, (long)st.st_ctim.tv_sec,
-				   st.st_ctim.tv_nsec);
-	char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, id, -1);
-	g_free(id);
-	return sum;
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, payload, plen);
 }
 
 static int cache_load(const char *file, size_t expect, struct kernel_elf *out)
@@ -209,8 +201,10 @@ fail:
 	g_free(tmp);
 }
 
-/* Fill the cache from a child at the lowest priority, detached from the
- * VMM's descriptors (an inherited disk lock or tap would outlive the VMM). */
+/* Fill the cache from a low-priority child, detached from the VMM's
+ * descriptors (an inherited disk lock or tap would outlive the VMM).  A
+ * lock file keeps VMMs that boot the same kernel meanwhile from starting
+ * fillers of their own. */
 static void fill_in_background(const char *dir, const char *file,
 			       const uint8_t *payload, size_t plen)
 {
@@ -222,13 +216,19 @@ static void fill_in_background(const char *dir, const char *file,
 		return;
 	}
 	close_range(3, ~0u, 0);
-	if (setpriority(PRIO_PROCESS, 0, 19) < 0)
-		_exit(1);
+	char *lock = g_strdup_printf("%s.lock", file);
+	int fd = -1;
+	if (g_mkdir_with_parents(dir, 0755) < 0 ||
+	    (fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) < 0 || setpriority(PRIO_PROCESS, 0, 10) < 0)
+		_exit(0);
 	char err[256];
 	uint8_t *elf;
 	size_t len;
-	if (kernel_decompress(payload, plen, &elf, &len, err, sizeof(err)) == 0)
+	if (access(file, R_OK) != 0 &&
+	    kernel_decompress(payload, plen, &elf, &len, err, sizeof(err)) == 0)
 		cache_store(dir, file, elf, len);
+	unlink(lock);
 	_exit(0);
 }
 
@@ -243,7 +243,8 @@ int kernel_image_vmlinux(const char *path, const uint8_t *bz, size_t bzlen,
 		return 1;
 	size_t expect = rd32(payload + plen - 4);
 	char *dir = cache_dir ? g_strdup(cache_dir) : kernel_cache_dir();
-	char *key = cache_key(path);
+	(void)path;
+	char *key = cache_key(payload, plen);
 	char *file = key ? g_strdup_printf("%s/%s.vmlinux", dir, key) : NULL;
 	int ret = 0;
 
@@ -274,4 +275,26 @@ void kernel_elf_release(struct kernel_elf *elf)
 	else
 		free((void *)elf->data);
 	memset(elf, 0, sizeof(*elf));
+}
+
+int kernel_image_prepare(const char *path, const char *cache_dir, char *err, size_t errlen)
+{
+	gchar *bz;
+	gsize len;
+	g_autoptr(GError) e = NULL;
+	struct kernel_elf elf;
+
+	if (!g_file_get_contents(path, &bz, &len, &e)) {
+		snprintf(err, errlen, "kernel %s: %s", path, e->message);
+		return -1;
+	}
+	int ret = kernel_image_vmlinux(path, (const uint8_t *)bz, len, cache_dir, false,
+				       &elf, err, errlen);
+	if (ret == 1)
+		snprintf(err, errlen, "kernel %s: not a bzImage with a compressed payload "
+			 "(nothing to prepare: it boots as it is)", path);
+	if (ret == 0)
+		kernel_elf_release(&elf);
+	g_free(bz);
+	return ret == 0 ? 0 : -1;
 }

@@ -38,6 +38,11 @@ int kernel_image_vmlinux(const char *path, const uint8_t *bz, size_t bzlen,
 			 struct kernel_elf *out, char *err, size_t errlen);
 void kernel_elf_release(struct kernel_elf *elf);
 
+/* Decompress the kernel at `path` into the cache now (atoll-vmm
+ * --prepare-kernel; the toolstack and test harnesses warm the cache so a
+ * domain's first boot is as fast as the next ones).  0 or -1 with err. */
+int kernel_image_prepare(const char *path, const char *cache_dir, char *err, size_t errlen);
+
 /* $ATOLL_KERNEL_CACHE, else /var/cache/atoll/kernels for root, else
  * $XDG_CACHE_HOME/atoll/kernels (~/.cache/...).  Caller frees. */
 char *kernel_cache_dir(void);
