@@ -151,6 +151,25 @@ static void test_real_kernel(void)
 	g_assert_true(b.from_cache);
 	g_assert_cmpuint(a.len, ==, b.len);
 	g_assert_true(memcmp(a.data, b.data, a.len) == 0);
+	/* The cache is keyed by content: the same kernel under another name
+	 * hits it; --prepare-kernel of a file fills a fresh cache. */
+	struct kernel_elf c;
+	g_assert_cmpint(kernel_image_vmlinux("/elsewhere/vmlinuz", (uint8_t *)bz, bzlen, cache,
+					     true, &c, err, sizeof(err)), ==, 0);
+	g_assert_true(c.from_cache);
+	kernel_elf_release(&c);
+	char *cache2 = g_dir_make_tmp("atoll-kcache2-XXXXXX", NULL);
+	g_assert_cmpint(kernel_image_prepare(path, cache2, err, sizeof(err)), ==, 0);
+	g_assert_cmpint(kernel_image_vmlinux(path, (uint8_t *)bz, bzlen, cache2, true, &c,
+					     err, sizeof(err)), ==, 0);
+	g_assert_true(c.from_cache);
+	kernel_elf_release(&c);
+	g_assert_cmpint(kernel_image_prepare("/nonexistent/vmlinuz", cache2, err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "/nonexistent/vmlinuz"));
+	char *rm2 = g_strdup_printf("rm -rf '%s'", cache2);
+	g_assert_cmpint(system(rm2), ==, 0);
+	g_free(rm2);
+	g_free(cache2);
 
 	struct guest_memory gm;
 	struct linux_boot boot;
