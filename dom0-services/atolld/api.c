@@ -406,6 +406,7 @@ static void define_domain(Api *api, SoupServerMessage *msg)
 		return;
 	}
 	Domain *dom = atolld_add_domain(api->d, g_steal_pointer(&def));
+	supervisor_prepare_kernel(api->d, dom->def);
 	g_autofree char *location = g_strdup_printf("/v1/domains/%s", dom->name);
 	soup_message_headers_replace(soup_server_message_get_response_headers(msg),
 				     "Location", location);
@@ -433,6 +434,7 @@ static void replace_domain(Api *api, SoupServerMessage *msg, Domain *dom)
 	/* A running VMM keeps its configuration; this applies at next start. */
 	domain_def_free(dom->def);
 	dom->def = g_steal_pointer(&def);
+	supervisor_prepare_kernel(api->d, dom->def);
 	if (dom->state == DOMAIN_BROKEN) {
 		g_clear_pointer(&dom->broken_reason, g_free);
 		dom->state = DOMAIN_SHUTOFF;
@@ -998,6 +1000,7 @@ static void import_libvirt(Api *api, SoupServerMessage *msg)
 		goto out;
 	}
 	Domain *dom = atolld_add_domain(api->d, g_steal_pointer(&def));
+	supervisor_prepare_kernel(api->d, dom->def);
 	JsonNode *reply = domain_json(dom);
 	JsonArray *list = json_array_new();
 	for (guint i = 0; unmapped && i < unmapped->len; i++)

@@ -120,6 +120,10 @@ bool supervisor_destroy(Domain *dom, GError **error);
 bool supervisor_reboot(Domain *dom, GError **error);
 bool supervisor_pause(Domain *dom, bool pause, GError **error);
 void supervisor_adopt_all(Atolld *d);   /* after a daemon restart */
+/* Warm atoll-vmm's kernel cache for def's kernel in the background
+ * (`atoll-vmm --prepare-kernel`), so its first boot is as fast as later
+ * ones.  Failures only cost that speed-up. */
+void supervisor_prepare_kernel(Atolld *d, const DomainDef *def);
 /* Stop watching the domain's VMM without touching the process, and free
  * the supervisor, stats and console state of the domain.  Call it before
  * freeing a Domain (undefine, daemon exit); a running VMM keeps running

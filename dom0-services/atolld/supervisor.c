@@ -693,15 +693,23 @@ static bool spawn_vmm(Domain *dom, GPtrArray *argv, GArray *nic_fds, GPid *pid,
 	int logfd = open_log(log_path, dom->name, error);
 	if (logfd < 0)
 		return false;
+	/* NIC i's fd becomes 3 + i (supervisor_build_argv's fd=); a NIC on a
+	 * named tap has no fd (-1), which GLib would try to dup2 and fail. */
+	g_autofree int *sources = g_new(int, nic_fds->len + 1);
 	g_autofree int *targets = g_new(int, nic_fds->len + 1);
-	for (guint i = 0; i < nic_fds->len; i++)
-		targets[i] = 3 + (int)i;
+	guint nfds = 0;
+	for (guint i = 0; i < nic_fds->len; i++) {
+		if (g_array_index(nic_fds, int, i) < 0)
+			continue;
+		sources[nfds] = g_array_index(nic_fds, int, i);
+		targets[nfds++] = 3 + (int)i;
+	}
 	g_autoptr(GError) e = NULL;
 	bool ok = g_spawn_async_with_pipes_and_fds(NULL,
 		(const char *const *)argv->pdata, NULL,
 		G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
 		child_setup, NULL, -1, logfd, logfd,
-		(const int *)(void *)nic_fds->data, targets, nic_fds->len,
+		sources, targets, nfds,
 		pid, NULL, NULL, NULL, &e);
 	close(logfd);
 	if (!ok)
@@ -997,4 +1005,19 @@ void supervisor_forget(Domain *dom)
 	}
 	stats_forget(dom);
 	console_forget(dom);
+}
+
+void supervisor_prepare_kernel(Atolld *d, const DomainDef *def)
+{
+	g_autoptr(GError) err = NULL;
+	char *argv[] = { d->vmm_path, (char *)"--prepare-kernel", def->kernel, NULL };
+
+	if (!def->kernel || !d->vmm_path)
+		return;
+	/* Without DO_NOT_REAP_CHILD GLib double-forks: nothing to wait for. */
+	if (!g_spawn_async(NULL, argv, NULL,
+			   G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+			   NULL, NULL, NULL, &err))
+		g_message("%s: cannot prepare kernel %s: %s", def->name, def->kernel,
+			  err->message);
 }
