@@ -1390,6 +1390,15 @@ static int add_nic(struct vm_config *cfg, struct list_state *ls, const char *arg
 	return 0;
 }
 
+/* A flag whose value is a path: checked, then stored. */
+static int flag_path(char **dst, const char *arg, const char *flag, char *err, size_t errlen)
+{
+	if (check_path(arg, flag, err, errlen) < 0)
+		return -1;
+	set_str(dst, arg);
+	return 0;
+}
+
 static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		      const char *arg, char *err, size_t errlen)
 {
@@ -1414,15 +1423,9 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		cfg->vcpus = (unsigned)v;
 		return 0;
 	case OPT_KERNEL:
-		if (check_path(arg, "--kernel", err, errlen) < 0)
-			return -1;
-		set_str(&cfg->kernel, arg);
-		return 0;
+		return flag_path(&cfg->kernel, arg, "--kernel", err, errlen);
 	case OPT_INITRD:
-		if (check_path(arg, "--initrd", err, errlen) < 0)
-			return -1;
-		set_str(&cfg->initrd, arg);
-		return 0;
+		return flag_path(&cfg->initrd, arg, "--initrd", err, errlen);
 	case OPT_CMDLINE:
 		if (check_cmdline(arg, "--cmdline", err, errlen) < 0)
 			return -1;
@@ -1452,10 +1455,7 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		cfg->shutdown_timeout_s = (unsigned)v;
 		return 0;
 	case OPT_CONTROL:
-		if (check_path(arg, "--control", err, errlen) < 0)
-			return -1;
-		set_str(&cfg->control, arg);
-		return 0;
+		return flag_path(&cfg->control, arg, "--control", err, errlen);
 	case OPT_NO_SANDBOX:
 		cfg->no_sandbox = true;
 		return 0;
