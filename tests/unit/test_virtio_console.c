@@ -189,36 +189,6 @@ static struct virtio_device *cdev;
 #define RXBUF     0x100000
 #define RXBUF_LEN 512
 
-static void d_mmio_write(uint64_t off, uint32_t len, uint64_t v)
-{
-	testvm_dev_write(&dvm, cdev, off, len, v);
-}
-
-static uint64_t d_mmio_read(uint64_t off, uint32_t len)
-{
-	return testvm_dev_read(&dvm, cdev, off, len);
-}
-
-static void d_queue(uint16_t q, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	testvm_queue_setup(&dvm, cdev, q, desc, avail, used);
-}
-
-static void d_post(uint64_t desc, uint64_t avail, uint16_t id, uint64_t addr,
-		   uint32_t len, uint16_t flags)
-{
-	testvm_post(&dvm, desc, avail, id, addr, len, flags);
-}
-
-static uint16_t d_used_idx(uint64_t used)
-{
-	return testvm_used_idx(&dvm, used);
-}
-
-static void d_pump(unsigned ms)
-{
-	testvm_pump(&dvm, ms);
-}
 
 static int d_setup(char *sock_path, size_t len)
 {
@@ -238,21 +208,21 @@ static int d_setup(char *sock_path, size_t len)
 	client = socket(AF_UNIX, SOCK_STREAM, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-	d_pump(20);     /* accept */
+	testvm_pump(&dvm, 20);     /* accept */
 	return client;
 }
 
 static void d_driver_up(void)
 {
 	memset(guest_ptr(&dvm.mem, RXQ_DESC, 0x20000), 0, 0x20000);
-	d_mmio_write(0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	d_mmio_write(0x08, 4, 1);
-	d_mmio_write(0x0c, 4, 1);                           /* VERSION_1 */
-	d_mmio_write(0x14, 1, 0xb);
-	g_assert_cmphex(d_mmio_read(0x14, 1) & VIRTIO_STATUS_FEATURES_OK, ==, 8);
-	d_queue(0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
-	d_queue(1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
-	d_mmio_write(0x14, 1, 0xf);
+	testvm_dev_write(&dvm, cdev, 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	testvm_dev_write(&dvm, cdev, 0x08, 4, 1);
+	testvm_dev_write(&dvm, cdev, 0x0c, 4, 1);                           /* VERSION_1 */
+	testvm_dev_write(&dvm, cdev, 0x14, 1, 0xb);
+	g_assert_cmphex(testvm_dev_read(&dvm, cdev, 0x14, 1) & VIRTIO_STATUS_FEATURES_OK, ==, 8);
+	testvm_queue_setup(&dvm, cdev, 0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
+	testvm_queue_setup(&dvm, cdev, 1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
+	testvm_dev_write(&dvm, cdev, 0x14, 1, 0xf);
 	g_assert_false(cdev->broken);
 }
 
@@ -268,14 +238,14 @@ static void test_device(void)
 
 	client = d_setup(path, sizeof(path));
 	d_driver_up();
-	g_assert_cmpuint(d_mmio_read(0x2000, 4), ==, 0);    /* no F_SIZE etc. */
+	g_assert_cmpuint(testvm_dev_read(&dvm, cdev, 0x2000, 4), ==, 0);    /* no F_SIZE etc. */
 
 	/* Output: the guest's transmitq reaches the socket client. */
 	memcpy(guest_ptr(&dvm.mem, 0x300000, sizeof(hello)), hello, sizeof(hello) - 1);
-	d_post(TXQ_DESC, TXQ_AVAIL, 0, 0x300000, sizeof(hello) - 1, 0);
-	d_mmio_write(0x3000 + 4, 2, 1);
-	d_pump(20);
-	g_assert_cmpuint(d_used_idx(TXQ_USED), ==, 1);
+	testvm_post(&dvm, TXQ_DESC, TXQ_AVAIL, 0, 0x300000, sizeof(hello) - 1, 0);
+	testvm_dev_write(&dvm, cdev, 0x3000 + 4, 2, 1);
+	testvm_pump(&dvm, 20);
+	g_assert_cmpuint(testvm_used_idx(&dvm, TXQ_USED), ==, 1);
 	for (int i = 0; i < 50 && n <= 0; i++) {
 		struct pollfd p = { .fd = client, .events = POLLIN };
 
@@ -294,23 +264,23 @@ static void test_device(void)
 		n = send(client, typed + sent, sizeof(typed) - sent, MSG_DONTWAIT);
 		if (n > 0)
 			sent += (size_t)n;
-		d_pump(5);
+		testvm_pump(&dvm, 5);
 	}
-	d_pump(50);
-	g_assert_cmpuint(d_used_idx(RXQ_USED), ==, 0);
+	testvm_pump(&dvm, 50);
+	g_assert_cmpuint(testvm_used_idx(&dvm, RXQ_USED), ==, 0);
 
 	for (uint16_t id = 0; id < DQSZ; id++)
-		d_post(RXQ_DESC, RXQ_AVAIL, id, RXBUF + RXBUF_LEN * id, RXBUF_LEN,
+		testvm_post(&dvm, RXQ_DESC, RXQ_AVAIL, id, RXBUF + RXBUF_LEN * id, RXBUF_LEN,
 		       VIRTQ_DESC_F_WRITE);
-	d_mmio_write(0x3000, 2, 0);
+	testvm_dev_write(&dvm, cdev, 0x3000, 2, 0);
 	for (int i = 0; i < 500 && nseen < sizeof(typed); i++) {
 		if (sent < sizeof(typed)) {
 			n = send(client, typed + sent, sizeof(typed) - sent, MSG_DONTWAIT);
 			if (n > 0)
 				sent += (size_t)n;
 		}
-		d_pump(5);
-		while (used_seen != d_used_idx(RXQ_USED)) {
+		testvm_pump(&dvm, 5);
+		while (used_seen != testvm_used_idx(&dvm, RXQ_USED)) {
 			uint32_t e[2];
 
 			guest_read(&dvm.mem, RXQ_USED + 4 + 8u * (used_seen % DQSZ), e, 8);
@@ -321,9 +291,9 @@ static void test_device(void)
 			nseen += e[1];
 			used_seen++;
 			/* The driver recycles the buffer. */
-			d_post(RXQ_DESC, RXQ_AVAIL, (uint16_t)e[0], RXBUF + RXBUF_LEN * e[0],
+			testvm_post(&dvm, RXQ_DESC, RXQ_AVAIL, (uint16_t)e[0], RXBUF + RXBUF_LEN * e[0],
 			       RXBUF_LEN, VIRTQ_DESC_F_WRITE);
-			d_mmio_write(0x3000, 2, 0);
+			testvm_dev_write(&dvm, cdev, 0x3000, 2, 0);
 		}
 	}
 	g_assert_cmpuint(sent, ==, sizeof(typed));
@@ -332,14 +302,14 @@ static void test_device(void)
 
 	/* After a reset, a receive chain with a device-readable buffer breaks
 	 * the device. */
-	d_mmio_write(0x14, 1, 0);
+	testvm_dev_write(&dvm, cdev, 0x14, 1, 0);
 	d_driver_up();
-	d_post(RXQ_DESC, RXQ_AVAIL, 0, RXBUF, 16, 0);
-	d_mmio_write(0x3000, 2, 0);
+	testvm_post(&dvm, RXQ_DESC, RXQ_AVAIL, 0, RXBUF, 16, 0);
+	testvm_dev_write(&dvm, cdev, 0x3000, 2, 0);
 	g_assert_cmpint(send(client, "x", 1, 0), ==, 1);
-	d_pump(50);
+	testvm_pump(&dvm, 50);
 	g_assert_true(cdev->broken);
-	g_assert_cmpuint(d_used_idx(RXQ_USED), ==, 0);
+	g_assert_cmpuint(testvm_used_idx(&dvm, RXQ_USED), ==, 0);
 	close(client);
 	unlink(path);
 }

@@ -606,36 +606,6 @@ static int pkt_sock, pkt_ifindex;
 #define TXQ_USED  0x22000
 #define DQSZ      TESTVM_QSZ
 
-static void d_mmio_write(uint64_t off, uint32_t len, uint64_t v)
-{
-	testvm_dev_write(&dvm, ndev, off, len, v);
-}
-
-static uint64_t d_mmio_read(uint64_t off, uint32_t len)
-{
-	return testvm_dev_read(&dvm, ndev, off, len);
-}
-
-static void d_queue(uint16_t q, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	testvm_queue_setup(&dvm, ndev, q, desc, avail, used);
-}
-
-static void d_post(uint64_t desc, uint64_t avail, uint16_t id, uint64_t addr,
-		   uint32_t len, uint16_t flags)
-{
-	testvm_post(&dvm, desc, avail, id, addr, len, flags);
-}
-
-static uint16_t d_used_idx(uint64_t used)
-{
-	return testvm_used_idx(&dvm, used);
-}
-
-static void d_pump(unsigned ms)
-{
-	testvm_pump(&dvm, ms);
-}
 
 static bool d_setup(void)
 {
@@ -694,16 +664,16 @@ static bool d_setup(void)
 
 static void d_driver_up(void)
 {
-	d_mmio_write(0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	d_mmio_write(0x08, 4, 0);
-	d_mmio_write(0x0c, 4, (1u << 5) | (1u << 16));     /* MAC, STATUS */
-	d_mmio_write(0x08, 4, 1);
-	d_mmio_write(0x0c, 4, 1);                           /* VERSION_1 */
-	d_mmio_write(0x14, 1, 0xb);
-	g_assert_cmphex(d_mmio_read(0x14, 1) & VIRTIO_STATUS_FEATURES_OK, ==, 8);
-	d_queue(0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
-	d_queue(1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
-	d_mmio_write(0x14, 1, 0xf);
+	testvm_dev_write(&dvm, ndev, 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	testvm_dev_write(&dvm, ndev, 0x08, 4, 0);
+	testvm_dev_write(&dvm, ndev, 0x0c, 4, (1u << 5) | (1u << 16));     /* MAC, STATUS */
+	testvm_dev_write(&dvm, ndev, 0x08, 4, 1);
+	testvm_dev_write(&dvm, ndev, 0x0c, 4, 1);                           /* VERSION_1 */
+	testvm_dev_write(&dvm, ndev, 0x14, 1, 0xb);
+	g_assert_cmphex(testvm_dev_read(&dvm, ndev, 0x14, 1) & VIRTIO_STATUS_FEATURES_OK, ==, 8);
+	testvm_queue_setup(&dvm, ndev, 0, RXQ_DESC, RXQ_AVAIL, RXQ_USED);
+	testvm_queue_setup(&dvm, ndev, 1, TXQ_DESC, TXQ_AVAIL, TXQ_USED);
+	testvm_dev_write(&dvm, ndev, 0x14, 1, 0xf);
 	g_assert_false(ndev->broken);
 }
 
@@ -761,24 +731,24 @@ static void test_device(void)
 	if (!d_setup())
 		return;
 	/* Features and config space: MAC derived from the name, link up. */
-	d_mmio_write(0x00, 4, 0);
-	feat = (uint32_t)d_mmio_read(0x04, 4);
+	testvm_dev_write(&dvm, ndev, 0x00, 4, 0);
+	feat = (uint32_t)testvm_dev_read(&dvm, ndev, 0x04, 4);
 	g_assert_cmphex(feat & ((1u << 5) | (1u << 16)), ==, (1u << 5) | (1u << 16));
 	g_assert_cmphex(feat & ((1u << 0) | (1u << 15)), ==, 0);  /* no CSUM, MRG */
 	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)d_mmio_read(0x2000 + i, 1);
+		mac[i] = (uint8_t)testvm_dev_read(&dvm, ndev, 0x2000 + i, 1);
 	g_assert_cmphex(mac[0], ==, 0x52);
 	g_assert_cmphex(mac[1], ==, 0x54);
 	g_assert_cmphex(mac[2], ==, 0x00);
-	g_assert_cmphex(d_mmio_read(0x2006, 2), ==, 1);
-	g_assert_cmphex(d_mmio_read(0x2010, 1), ==, 0);          /* past config */
+	g_assert_cmphex(testvm_dev_read(&dvm, ndev, 0x2006, 2), ==, 1);
+	g_assert_cmphex(testvm_dev_read(&dvm, ndev, 0x2010, 1), ==, 0);          /* past config */
 	d_driver_up();
 
 	/* TX: header + frame in two descriptors comes out of the tap. */
 	d_frame(frame, sizeof(frame), 0x31);
 	memset(guest_ptr(&dvm.mem, 0x100000, 12), 0, 12);
 	memcpy(guest_ptr(&dvm.mem, 0x100100, sizeof(frame)), frame, sizeof(frame));
-	d_post(TXQ_DESC, TXQ_AVAIL, 0, 0x100000, 12, VIRTQ_DESC_F_NEXT);
+	testvm_post(&dvm, TXQ_DESC, TXQ_AVAIL, 0, 0x100000, 12, VIRTQ_DESC_F_NEXT);
 	/* desc 0 chains to desc 1 (next = 1) */
 	{
 		uint16_t next = 1;
@@ -790,14 +760,14 @@ static void test_device(void)
 
 		guest_write(&dvm.mem, TXQ_DESC + 16, &d, sizeof(d));
 	}
-	d_mmio_write(0x3000 + 4, 2, 1);
-	d_pump(50);
-	g_assert_cmpuint(d_used_idx(TXQ_USED), ==, 1);
+	testvm_dev_write(&dvm, ndev, 0x3000 + 4, 2, 1);
+	testvm_pump(&dvm, 50);
+	g_assert_cmpuint(testvm_used_idx(&dvm, TXQ_USED), ==, 1);
 	for (int i = 0; i < 20; i++) {
 		n = recv(pkt_sock, got, sizeof(got), 0);
 		if (n == (ssize_t)sizeof(frame) && !memcmp(got, frame, sizeof(frame)))
 			break;
-		d_pump(10);
+		testvm_pump(&dvm, 10);
 	}
 	g_assert_cmpint(n, ==, (ssize_t)sizeof(frame));
 	g_assert_cmpmem(got, sizeof(frame), frame, sizeof(frame));
@@ -811,22 +781,22 @@ static void test_device(void)
 	memcpy(to.sll_addr, frame, 6);
 	g_assert_cmpint(sendto(pkt_sock, frame, sizeof(frame), 0,
 			       (struct sockaddr *)&to, sizeof(to)), ==, (ssize_t)sizeof(frame));
-	d_pump(100);
-	g_assert_cmpuint(d_used_idx(RXQ_USED), ==, 0);
+	testvm_pump(&dvm, 100);
+	g_assert_cmpuint(testvm_used_idx(&dvm, RXQ_USED), ==, 0);
 	g_assert_cmphex(tap_watched_events() & EPOLLIN, ==, 0);
 
 	/* Posting buffers and kicking delivers it (IPv6 autoconf traffic may
 	 * come first, so post several and look for ours). */
 	for (uint16_t i = 0; i < 4; i++) {
 		memset(guest_ptr(&dvm.mem, 0x200000 + 0x1000u * i, 2048), 0xee, 2048);
-		d_post(RXQ_DESC, RXQ_AVAIL, i, 0x200000 + 0x1000u * i, 2048,
+		testvm_post(&dvm, RXQ_DESC, RXQ_AVAIL, i, 0x200000 + 0x1000u * i, 2048,
 		       VIRTQ_DESC_F_WRITE);
 	}
-	d_mmio_write(0x3000, 2, 0);
+	testvm_dev_write(&dvm, ndev, 0x3000, 2, 0);
 	found = false;
 	for (int i = 0; i < 20 && !found; i++) {
-		d_pump(20);
-		for (uint16_t u = 0; u < d_used_idx(RXQ_USED) && !found; u++) {
+		testvm_pump(&dvm, 20);
+		for (uint16_t u = 0; u < testvm_used_idx(&dvm, RXQ_USED) && !found; u++) {
 			uint32_t e[2];
 			uint8_t *b;
 
@@ -846,12 +816,12 @@ static void test_device(void)
 
 	/* A TX chain with a writable buffer breaks the device, and a reset
 	 * brings it back. */
-	d_post(TXQ_DESC, TXQ_AVAIL, 2, 0x100000, 100, VIRTQ_DESC_F_WRITE);
-	d_mmio_write(0x3000 + 4, 2, 1);
-	d_pump(30);
+	testvm_post(&dvm, TXQ_DESC, TXQ_AVAIL, 2, 0x100000, 100, VIRTQ_DESC_F_WRITE);
+	testvm_dev_write(&dvm, ndev, 0x3000 + 4, 2, 1);
+	testvm_pump(&dvm, 30);
 	g_assert_true(ndev->broken);
-	g_assert_cmphex(d_mmio_read(0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, 0x40);
-	d_mmio_write(0x14, 1, 0);
+	g_assert_cmphex(testvm_dev_read(&dvm, ndev, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, 0x40);
+	testvm_dev_write(&dvm, ndev, 0x14, 1, 0);
 	g_assert_false(ndev->broken);
 	close(pkt_sock);
 }
