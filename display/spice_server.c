@@ -55,7 +55,7 @@ struct update {
 
 /* A stand-in for the guest's spice-vdagent, inside the VMM.  libspice only
  * forwards a client's monitor configuration (window size) when an agent is
- * attached, and clients only send it when they believe one is; this stub
+ * attached, and clients only send it when they believe one is; this minimal
  * answers the capability handshake and drops everything else.  Clipboard,
  * file transfer and agent mouse are switched off server-side. */
 struct agent {
@@ -695,7 +695,7 @@ static void on_damage(void *opaque, uint32_t x, uint32_t y, uint32_t w, uint32_t
 		queue_rect(s, x, y, w, h);
 }
 
-/* ---- the in-VMM agent stub --------------------------------------------- */
+/* ---- the in-VMM minimal agent --------------------------------------------- */
 
 static void agent_wake(void *opaque, uint32_t events)
 {
@@ -835,7 +835,7 @@ static void agent_state(SpiceCharDeviceInstance *sin, int connected)
 static const SpiceCharDeviceInterface agent_if = {
 	.base = {
 		.type = SPICE_INTERFACE_CHAR_DEVICE,
-		.description = "atoll in-VMM agent stub",
+		.description = "atoll in-VMM minimal agent",
 		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
 		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
 	},
@@ -1031,7 +1031,7 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 	} else {
 		spice_server_set_noauth(s->server);
 	}
-	/* The agent is our stub: no mouse, clipboard or files through it. */
+	/* The agent is our minimal one: no mouse, clipboard or files through it. */
 	spice_server_set_agent_mouse(s->server, 0);
 	spice_server_set_agent_copypaste(s->server, 0);
 	spice_server_set_agent_file_xfer(s->server, 0);
@@ -1056,7 +1056,7 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 		return ERR("spice: cannot add the tablet");
 	s->tablet_added = true;
 	if (spice_server_add_interface(s->server, &s->agent.sin.base) < 0)
-		return ERR("spice: cannot add the agent stub");
+		return ERR("spice: cannot add the in-VMM agent");
 	s->agent.added = true;
 	spice_server_vm_start(s->server);
 	return 0;
