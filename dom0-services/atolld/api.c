@@ -221,6 +221,27 @@ static void add_nullable_int(JsonBuilder *b, const char *key, gint64 v, bool nul
 		json_builder_add_int_value(b, v);
 }
 
+/* "spice": {"uri": ...} while the running VMM serves a SPICE console, else
+ * null.  Clients connect to the URI themselves; atolld proxies nothing. */
+static void add_spice(JsonBuilder *b, Domain *dom)
+{
+	const char *uri = NULL;
+#ifdef ATOLLD_HAVE_SUPERVISOR
+	uri = supervisor_spice_uri(dom);
+#else
+	(void)dom;
+#endif
+	json_builder_set_member_name(b, "spice");
+	if (!uri) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "uri");
+	json_builder_add_string_value(b, uri);
+	json_builder_end_object(b);
+}
+
 static JsonNode *status_json(Domain *dom)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -246,6 +267,7 @@ static JsonNode *status_json(Domain *dom)
 	} else {
 		json_builder_add_null_value(b);
 	}
+	add_spice(b, dom);
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }

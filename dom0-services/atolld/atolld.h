@@ -47,6 +47,16 @@ typedef struct {
 	char mac[18];       /* "52:54:00:xx:xx:xx", generated if not given */
 } NicDef;
 
+typedef enum { GRAPHICS_NONE, GRAPHICS_SPICE } GraphicsType;
+typedef enum { GPU_VIRTIO, GPU_BOCHS } GpuModel;
+
+/* "graphics": a screen, keyboard and tablet, served over SPICE on
+ * run_dir/vmm/NAME.spice.  All zero is "none". */
+typedef struct {
+	GraphicsType type;
+	GpuModel gpu;       /* GRAPHICS_SPICE only */
+} GraphicsDef;
+
 /* A domain definition: the VM description plus management data. */
 typedef struct {
 	char *name;
@@ -59,6 +69,7 @@ typedef struct {
 	unsigned shutdown_timeout_s;
 	bool autostart;
 	char *label;
+	GraphicsDef graphics;
 } DomainDef;
 
 /* definition.c: JSON <-> DomainDef, strict validation.  Errors are
@@ -124,6 +135,10 @@ void supervisor_adopt_all(Atolld *d);   /* after a daemon restart */
  * (`atoll-vmm --prepare-kernel`), so its first boot is as fast as later
  * ones.  Failures only cost that speed-up. */
 void supervisor_prepare_kernel(Atolld *d, const DomainDef *def);
+/* Where a SPICE client connects to the domain ("spice+unix:///..."), as
+ * the running VMM reported it (control `spice-info`); NULL when the domain
+ * is not running, has no SPICE console or the VMM has not answered yet. */
+const char *supervisor_spice_uri(Domain *dom);
 /* Stop watching the domain's VMM without touching the process, and free
  * the supervisor, stats and console state of the domain.  Call it before
  * freeing a Domain (undefine, daemon exit); a running VMM keeps running

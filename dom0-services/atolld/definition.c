@@ -39,6 +39,8 @@ const char *domain_state_name(DomainState s)
 
 static const char *const actions[] = { "destroy", "restart", "preserve", NULL };
 static const char *const nic_types[] = { "network", "isolated", "user", NULL };
+static const char *const graphics_types[] = { "none", "spice", NULL };
+static const char *const gpu_models[] = { "virtio", "bochs", NULL };
 
 static bool fail(GError **error, const char *path, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
@@ -385,6 +387,36 @@ static bool parse_label(JsonObject *obj, DomainDef *def, GError **error)
 	return true;
 }
 
+/* {"type": "none"|"spice", "gpu": "virtio"|"bochs"}; gpu only with spice
+ * (a display nobody can see is a mistake), default virtio. */
+static bool parse_graphics(JsonObject *obj, DomainDef *def, GError **error)
+{
+	static const char *const known[] = { "type", "gpu", NULL };
+	JsonNode *n = json_object_get_member(obj, "graphics");
+	if (!n)
+		return true;
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return fail(error, "graphics", "expected an object like {\"type\": "
+			    "\"spice\"}, got %s", node_kind(n));
+	JsonObject *o = json_node_get_object(n);
+	g_autofree char *type = NULL, *gpu = NULL;
+	if (!check_known(o, "graphics", known, error) ||
+	    !get_string(o, "graphics", "type", true, 64, &type, error) ||
+	    !get_string(o, "graphics", "gpu", false, 64, &gpu, error))
+		return false;
+	if (!g_strv_contains(graphics_types, type))
+		return fail(error, "graphics.type", "\"%s\" is not one of: none, spice",
+			    type);
+	def->graphics.type = strcmp(type, "spice") == 0 ? GRAPHICS_SPICE : GRAPHICS_NONE;
+	if (gpu && def->graphics.type != GRAPHICS_SPICE)
+		return fail(error, "graphics.gpu", "only allowed with type \"spice\"");
+	if (gpu && !g_strv_contains(gpu_models, gpu))
+		return fail(error, "graphics.gpu", "\"%s\" is not one of: virtio, bochs",
+			    gpu);
+	def->graphics.gpu = g_strcmp0(gpu, "bochs") == 0 ? GPU_BOCHS : GPU_VIRTIO;
+	return true;
+}
+
 static bool parse_core(JsonObject *obj, DomainDef *def, GError **error)
 {
 	uint64_t vcpus = 0, timeout = def->shutdown_timeout_s;
@@ -448,7 +480,7 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 	static const char *const known[] = {
 		"name", "memory_mib", "vcpus", "kernel", "initrd", "cmdline",
 		"disks", "nics", "on_poweroff", "on_reboot", "on_crash",
-		"shutdown_timeout_s", "autostart", "label", NULL,
+		"shutdown_timeout_s", "autostart", "label", "graphics", NULL,
 	};
 	if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
@@ -460,7 +492,8 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 	g_autoptr(DomainDef) def = domain_def_new();
 	if (!check_known(obj, "", known, error) || !parse_core(obj, def, error) ||
 	    !parse_disks(obj, def, error) || !parse_nics(obj, def, error) ||
-	    !parse_actions(obj, def, error) || !parse_label(obj, def, error))
+	    !parse_actions(obj, def, error) || !parse_label(obj, def, error) ||
+	    !parse_graphics(obj, def, error))
 		return NULL;
 	return g_steal_pointer(&def);
 }
@@ -505,6 +538,19 @@ static void add_nics(JsonBuilder *b, const DomainDef *def)
 	json_builder_end_array(b);
 }
 
+static void add_graphics(JsonBuilder *b, const DomainDef *def)
+{
+	json_builder_set_member_name(b, "graphics");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "type");
+	json_builder_add_string_value(b, graphics_types[def->graphics.type]);
+	if (def->graphics.type == GRAPHICS_SPICE) {
+		json_builder_set_member_name(b, "gpu");
+		json_builder_add_string_value(b, gpu_models[def->graphics.gpu]);
+	}
+	json_builder_end_object(b);
+}
+
 static void add_string(JsonBuilder *b, const char *key, const char *value)
 {
 	if (!value)
@@ -538,6 +584,7 @@ JsonNode *domain_def_to_json(const DomainDef *def)
 	json_builder_set_member_name(b, "autostart");
 	json_builder_add_boolean_value(b, def->autostart);
 	add_string(b, "label", def->label);
+	add_graphics(b, def);
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <glib/gstdio.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -48,7 +49,8 @@ typedef struct {
 	bool destroy_requested;
 	bool named_taps;              /* persistent taps to delete at exit */
 	VmmClient *ctl;
-	char *control_path, *console_path, *pid_path, *log_path;
+	char *control_path, *console_path, *pid_path, *log_path, *spice_path;
+	char *spice_uri;              /* from the VMM's spice-info, or NULL */
 	guint kill_timer, shutdown_timer, log_timer;
 	int64_t boot_count;
 	bool queried;
@@ -114,7 +116,9 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autofree char *control = supervisor_path(d, def->name, ".control");
 	g_autofree char *console = supervisor_path(d, def->name, ".console");
-	if (strlen(control) > UNIX_PATH_MAX_LEN || strlen(console) > UNIX_PATH_MAX_LEN) {
+	g_autofree char *spice = supervisor_path(d, def->name, ".spice");
+	if (strlen(control) > UNIX_PATH_MAX_LEN || strlen(console) > UNIX_PATH_MAX_LEN ||
+	    strlen(spice) > UNIX_PATH_MAX_LEN) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
 			    "the socket path %s is longer than %d bytes: give atolld a "
 			    "shorter run directory", control, UNIX_PATH_MAX_LEN);
@@ -168,6 +172,13 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	add(argv, "--control", control);
 	g_ptr_array_add(argv, g_strdup("--serial"));
 	g_ptr_array_add(argv, g_strdup_printf("unix:%s", console));
+	if (def->graphics.type == GRAPHICS_SPICE) {
+		add(argv, "--gpu", def->graphics.gpu == GPU_BOCHS ? "bochs" : "virtio");
+		/* --input takes its value only after '=' (an optional argument) */
+		add(argv, "--input=on", NULL);
+		g_ptr_array_add(argv, g_strdup("--spice"));
+		g_ptr_array_add(argv, g_strdup_printf("unix:%s", spice));
+	}
 	g_ptr_array_add(argv, NULL);
 	return g_steal_pointer(&argv);
 }
@@ -386,6 +397,8 @@ static void vmm_free(Vmm *v)
 	g_free(v->console_path);
 	g_free(v->pid_path);
 	g_free(v->log_path);
+	g_free(v->spice_path);
+	g_free(v->spice_uri);
 	g_free(v);
 }
 
@@ -418,13 +431,70 @@ static void query_done(JsonObject *reply, const GError *error, gpointer data)
 	v->queried = true;
 }
 
+const char *supervisor_spice_uri(Domain *dom)
+{
+	Vmm *v = vmm_of(dom);
+	return v ? v->spice_uri : NULL;
+}
+
+/* Group atoll may use atolld's API, which can do anything to a domain, so
+ * it may see the domain's screen too: the VMM makes its SPICE socket 0600,
+ * atolld hands it to root:atoll 0660 and makes run_dir/vmm 0750 root:atoll
+ * so that clients can reach it.  The other sockets there stay 0600 and the
+ * logs 0640 with atolld's own group. */
+static void grant_spice_access(Vmm *v)
+{
+	struct group *gr = getgrnam("atoll");
+	if (!gr) {
+		g_message("domain %s: group atoll does not exist: only root can open "
+			  "the SPICE console %s (create it with `groupadd atoll`)",
+			  v->dom->name, v->spice_path);
+		return;
+	}
+	g_autofree char *dir = g_path_get_dirname(v->spice_path);
+	struct stat st;
+	/* lstat, lchown: only a socket the VMM made, never through a link */
+	if (lstat(v->spice_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if (lchown(v->spice_path, (uid_t)-1, gr->gr_gid) != 0 ||
+	    chmod(v->spice_path, 0660) != 0 ||
+	    lchown(dir, (uid_t)-1, gr->gr_gid) != 0 || chmod(dir, 0750) != 0)
+		g_warning("domain %s: cannot give %s to group atoll: %s; only %s's "
+			  "owner can open the SPICE console", v->dom->name,
+			  v->spice_path, g_strerror(errno), v->spice_path);
+}
+
+static void spice_done(JsonObject *reply, const GError *error, gpointer data)
+{
+	Vmm *v = data;
+	g_clear_pointer(&v->spice_uri, g_free);
+	if (!reply) {
+		/* An older VMM without spice-info has no SPICE console either. */
+		g_debug("domain %s: spice-info: %s", v->dom->name, error->message);
+		return;
+	}
+	JsonNode *uri = json_object_get_member(reply, "uri");
+	if (!uri || !JSON_NODE_HOLDS_VALUE(uri) ||
+	    json_node_get_value_type(uri) != G_TYPE_STRING)
+		return;
+	v->spice_uri = g_strdup(json_node_get_string(uri));
+	g_autofree char *ours = g_strconcat("spice+unix://", v->spice_path, NULL);
+	if (strcmp(v->spice_uri, ours) == 0)
+		grant_spice_access(v);
+}
+
 /* Every (re)connection: learn the state, e.g. after a guest reboot, when
- * the VMM re-created its socket. */
+ * the VMM re-created its sockets.  spice-info goes first so that the URI is
+ * known by the time the domain is reported running. */
 static void on_control(VmmClient *c, bool connected, gpointer data)
 {
 	Vmm *v = data;
-	if (connected)
-		vmm_client_request(c, "query", NULL, query_done, v);
+	if (!connected) {
+		g_clear_pointer(&v->spice_uri, g_free);
+		return;
+	}
+	vmm_client_request(c, "spice-info", NULL, spice_done, v);
+	vmm_client_request(c, "query", NULL, query_done, v);
 }
 
 static gboolean log_check(gpointer data)
@@ -452,6 +522,7 @@ static void remove_run_files(Vmm *v)
 	g_unlink(v->pid_path);
 	g_unlink(v->control_path);
 	g_unlink(v->console_path);
+	g_unlink(v->spice_path);
 }
 
 static void vmm_exited(Vmm *v)
@@ -514,6 +585,7 @@ static Vmm *vmm_watch(Domain *dom, int pid, int pidfd, bool own_child)
 	v->console_path = supervisor_path(d, dom->name, ".console");
 	v->pid_path = supervisor_path(d, dom->name, ".pid");
 	v->log_path = supervisor_path(d, dom->name, ".log");
+	v->spice_path = supervisor_path(d, dom->name, ".spice");
 	v->pid_source = g_unix_fd_source_new(pidfd, G_IO_IN);
 	g_source_set_callback(v->pid_source, G_SOURCE_FUNC(pidfd_ready), v, NULL);
 	g_source_attach(v->pid_source, NULL);
@@ -942,8 +1014,10 @@ static void record_missed_exit(Domain *dom, const char *pid_path)
 	g_unlink(pid_path);
 	g_autofree char *control = supervisor_path(dom->daemon, dom->name, ".control");
 	g_autofree char *console = supervisor_path(dom->daemon, dom->name, ".console");
+	g_autofree char *spice = supervisor_path(dom->daemon, dom->name, ".spice");
 	g_unlink(control);
 	g_unlink(console);
+	g_unlink(spice);
 	if (dom->def && dom->def->nics && dom->def->nics->len)
 		teardown_taps(dom->name);
 	domain_set_state(dom, strcmp(reason, "crash") == 0 ? DOMAIN_CRASHED : DOMAIN_SHUTOFF,

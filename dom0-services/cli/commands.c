@@ -2,7 +2,9 @@
 #include "commands.h"
 #include "xlcfg.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -551,6 +553,110 @@ static int cmd_import_libvirt(AtollCli *cli)
 	return ATOLL_EXIT_OK;
 }
 
+/* ---- SPICE consoles ------------------------------------------------------ */
+
+/* The domain's SPICE URI from its status, or NULL after printing why
+ * there is none (*rc set: 4 for "no console", else the request's code). */
+static char *spice_uri_of(AtollCli *cli, const char *name, int *rc)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_get_domain(cli->client, name, &error);
+	if (!reply) {
+		*rc = atoll_cli_fail(cli, error);
+		return NULL;
+	}
+	JsonObject *d = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	JsonObject *st = json_obj(d, "status");
+	const char *uri = atoll_json_str(json_obj(st, "spice"), "uri");
+	if (uri)
+		return g_strdup(uri);
+	const char *state = atoll_json_str(st, "state");
+	*rc = ATOLL_EXIT_NOT_FOUND;
+	if (g_strcmp0(atoll_json_str(json_obj(d, "graphics"), "type"), "spice") != 0)
+		fprintf(cli->io->err, "atoll: domain %s has no SPICE console: its definition "
+			"has no graphics; set \"graphics\": {\"type\": \"spice\"} (atolld "
+			"API, PUT) and restart it\n", name);
+	else if (!state || !strcmp(state, "shutoff") || !strcmp(state, "crashed") ||
+		 !strcmp(state, "broken"))
+		fprintf(cli->io->err, "atoll: domain %s has no SPICE console: it is not "
+			"running; start it with: atoll start %s\n", name, name);
+	else
+		fprintf(cli->io->err, "atoll: domain %s has no SPICE console yet: it is still "
+			"starting, or it was started before graphics were added (then "
+			"restart it)\n", name);
+	return NULL;
+}
+
+static int cmd_spice_uri(AtollCli *cli)
+{
+	int rc = ATOLL_EXIT_OK;
+	g_autofree char *uri = spice_uri_of(cli, atoll_cli_arg(cli, 0), &rc);
+	if (uri)
+		fprintf(cli->io->out, "%s\n", uri);
+	return rc;
+}
+
+/* $ATOLL_VIEWER, else atoll-viewer (in PATH, next to this program, or
+ * where the build tree puts it relative to dom0-services/cli/atoll), else
+ * remote-viewer.  NULL if none is there. */
+static char *find_viewer(AtollCli *cli)
+{
+	const char *forced = g_getenv(ATOLL_VIEWER_ENV);
+	if (forced && *forced) {
+		char *path = g_find_program_in_path(forced);
+		if (!path)
+			fprintf(cli->io->err, "atoll: $" ATOLL_VIEWER_ENV "=%s is not an "
+				"executable program\n", forced);
+		return path;
+	}
+	char *path = g_find_program_in_path("atoll-viewer");
+	if (path)
+		return path;
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+	const char *const near[] = { "atoll-viewer", "../../display/client/atoll-viewer" };
+	for (size_t i = 0; dir && i < G_N_ELEMENTS(near); i++) {
+		g_autofree char *p = g_build_filename(dir, near[i], NULL);
+		if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE) &&
+		    !g_file_test(p, G_FILE_TEST_IS_DIR))
+			return g_steal_pointer(&p);
+	}
+	path = g_find_program_in_path("remote-viewer");
+	if (!path)
+		fprintf(cli->io->err, "atoll: no SPICE viewer found: install remote-viewer "
+			"(Debian package virt-viewer) or Atoll's atoll-viewer, or point $"
+			ATOLL_VIEWER_ENV " at a viewer\n");
+	return path;
+}
+
+/* console --graphical: becomes `VIEWER URI`. */
+static int console_graphical(AtollCli *cli)
+{
+	const char *name = atoll_cli_arg(cli, 0);
+	int rc = ATOLL_EXIT_OK;
+	g_autofree char *uri = spice_uri_of(cli, name, &rc);
+	if (!uri)
+		return rc;
+	g_autofree char *viewer = find_viewer(cli);
+	if (!viewer) {
+		fprintf(cli->io->err, "atoll: %s's console is at %s\n", name, uri);
+		return ATOLL_EXIT_ERROR;
+	}
+	char *argv[] = { viewer, uri, NULL };
+	fflush(cli->io->out);
+	fflush(cli->io->err);
+	execv(viewer, argv);
+	fprintf(cli->io->err, "atoll: cannot run %s: %s\n", viewer, g_strerror(errno));
+	return ATOLL_EXIT_ERROR;
+}
+
+static int cmd_console(AtollCli *cli)
+{
+	if (atoll_cli_flag(cli, "--graphical"))
+		return console_graphical(cli);
+	return atoll_cmd_console(cli);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef struct {
@@ -581,8 +687,10 @@ static const Command commands[] = {
 	{ "reboot", "NAME", 1, 1, FALSE, NULL, cmd_reboot, "reboot a domain" },
 	{ "pause", "NAME", 1, 1, FALSE, NULL, cmd_pause, "pause a domain's vCPUs" },
 	{ "unpause", "NAME", 1, 1, FALSE, NULL, cmd_unpause, "resume a paused domain" },
-	{ "console", "NAME", 1, 1, FALSE, NULL, atoll_cmd_console,
-	  "attach to a domain's serial console (escape: ^])" },
+	{ "console", "[--graphical] NAME", 1, 1, FALSE, "--graphical", cmd_console,
+	  "attach to a domain's serial console (escape: ^]); --graphical: its screen" },
+	{ "spice-uri", "NAME", 1, 1, FALSE, NULL, cmd_spice_uri,
+	  "print where a SPICE client reaches the domain's screen" },
 	{ "top", "[-b] [-n N] [-d SECS]", 0, 0, FALSE, "-b -n= -d=", atoll_cmd_top,
 	  "live domain statistics, like xentop (q quits)" },
 	{ "network-list", "", 0, 0, TRUE, NULL, cmd_network_list,

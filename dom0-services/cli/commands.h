@@ -26,6 +26,10 @@ typedef struct {
 	int in_fd, out_fd;
 } AtollCliIO;
 
+/* `console --graphical` runs this program instead of looking for
+ * atoll-viewer and remote-viewer (docs/cli.md). */
+#define ATOLL_VIEWER_ENV "ATOLL_VIEWER"
+
 /* argv[0] is the program name.  Returns the exit code. */
 int atoll_cli_main(const AtollCliIO *io, int argc, char **argv);
 

@@ -6,10 +6,16 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct {
 	char *dir, *state, *run, *domains, *vmm;
@@ -20,6 +26,7 @@ typedef struct {
 	GMutex lock;
 	GCond cond;
 	bool ready;
+	bool global_ctx;   /* serve on the global default context (below) */
 	SoupSession *session;
 } Fixture;
 
@@ -65,7 +72,8 @@ static gpointer server_thread(gpointer data)
 
 static void start_server(Fixture *f)
 {
-	f->ctx = g_main_context_new();
+	f->ctx = f->global_ctx ? g_main_context_ref(g_main_context_default())
+			       : g_main_context_new();
 	f->loop = g_main_loop_new(f->ctx, FALSE);
 	f->ready = false;
 	f->thread = g_thread_new("atolld", server_thread, f);
@@ -241,6 +249,9 @@ static void test_crud(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(json_object_get_string_member(obj(&r), "name"), ==, "work");
 	JsonObject *st = json_object_get_object_member(obj(&r), "status");
 	g_assert_cmpstr(json_object_get_string_member(st, "state"), ==, "shutoff");
+	g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(st, "spice")));
+	g_assert_cmpstr(json_object_get_string_member(
+		json_object_get_object_member(obj(&r), "graphics"), "type"), ==, "none");
 	g_autofree char *path = g_build_filename(f->domains, "work.json", NULL);
 	g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
 
@@ -308,6 +319,8 @@ static const BadBody bad_bodies[] = {
 	{ DEF("x", ",\"nics\":[{\"type\":\"user\",\"mac\":\"zz\"}]"), "nics[0].mac" },
 	{ DEF("x", ",\"on_reboot\":\"reboot\""), "on_reboot" },
 	{ DEF("x", ",\"label\":\"red\""), "label" },
+	{ DEF("x", ",\"graphics\":{\"type\":\"vnc\"}"), "graphics.type" },
+	{ DEF("x", ",\"graphics\":{\"type\":\"spice\",\"gpu\":\"qxl\"}"), "graphics.gpu" },
 };
 
 static void test_bad_requests(Fixture *f, gconstpointer data)
@@ -469,6 +482,140 @@ static void test_lifecycle_running(Fixture *f, gconstpointer data)
 }
 #endif
 
+/* ---- a fake atoll-vmm: this binary again, answering the control socket
+ * (spice-info as atoll-vmm does, query, destroy) ---- */
+
+static int vmm_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		perror(path);
+		exit(1);
+	}
+	return fd;
+}
+
+static const char *vmm_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return argv[i + 1];
+	return NULL;
+}
+
+static int fake_vmm(int argc, char **argv)
+{
+	const char *control = vmm_flag(argc, argv, "--control");
+	const char *spice = vmm_flag(argc, argv, "--spice");
+	char reply[600];
+	if (!control)
+		return 1;
+	spice = spice && g_str_has_prefix(spice, "unix:") ? spice + 5 : NULL;
+	struct pollfd fds[8] = { { .fd = vmm_listen(control), .events = POLLIN } };
+	int n = 1;
+	for (;;) {
+		if (poll(fds, (nfds_t)n, -1) < 0)
+			continue;
+		if ((fds[0].revents & POLLIN) && n < 8)
+			fds[n++] = (struct pollfd){ .fd = accept4(fds[0].fd, NULL, NULL, SOCK_CLOEXEC),
+						    .events = POLLIN };
+		for (int i = 1; i < n; i++) {
+			char line[512];
+			ssize_t got;
+			if (!fds[i].revents || (got = read(fds[i].fd, line, sizeof(line) - 1)) <= 0) {
+				if (fds[i].revents)
+					fds[i--] = fds[--n];
+				continue;
+			}
+			line[got] = '\0';
+			if (strstr(line, "\"destroy\"")) {
+				unlink(control);
+				exit(4);
+			}
+			if (strstr(line, "\"spice-info\"") && spice)
+				snprintf(reply, sizeof(reply), "{\"ok\":true,\"uri\":\"spice+unix://%s\"}\n", spice);
+			else if (strstr(line, "\"spice-info\""))
+				snprintf(reply, sizeof(reply), "{\"ok\":true,\"uri\":null}\n");
+			else
+				snprintf(reply, sizeof(reply), "{\"ok\":true,\"state\":\"running\",\"boot_count\":1}\n");
+			/* requests may arrive together; answer each line */
+			for (char *p = line; (p = strchr(p, '\n')); p++)
+				if (write(fds[i].fd, reply, strlen(reply)) < 0)
+					break;
+		}
+	}
+}
+
+/* The supervisor's control client and timers live on the global default
+ * context, so the server thread runs that one, and this thread's client
+ * gets a context of its own. */
+static GMainContext *use_fake_vmm(Fixture *f)
+{
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *script = g_strdup_printf("#!/bin/sh\nATOLL_TEST_FAKE_VMM=1 exec '%s' \"$@\"\n",
+						  self);
+	GMainContext *own = g_main_context_new();
+	stop_server(f);
+	f->global_ctx = true;
+	g_main_context_push_thread_default(own);
+	g_assert_true(g_file_set_contents(f->vmm, script, -1, NULL));
+	g_assert_cmpint(g_chmod(f->vmm, 0755), ==, 0);
+	start_server(f);
+	return own;
+}
+
+/* GET until status.state is `state`; returns status.spice (or NULL). */
+static const char *wait_status(Fixture *f, Reply *r, const char *state)
+{
+	for (int i = 0; i < 500; i++) {
+		g_assert_cmpuint(request(f, "GET", "/v1/domains/vm", NULL, r), ==, 200);
+		JsonObject *st = json_object_get_object_member(obj(r), "status");
+		if (!g_strcmp0(json_object_get_string_member(st, "state"), state)) {
+			JsonNode *sp = json_object_get_member(st, "spice");
+			g_assert_nonnull(sp);
+			if (JSON_NODE_HOLDS_NULL(sp))
+				return NULL;
+			return json_object_get_string_member(json_node_get_object(sp), "uri");
+		}
+		g_usleep(20000);
+	}
+	g_error("domain vm never became %s: %s", state, r->text);
+}
+
+static void test_spice_status(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	Reply r = { 0 };
+	GMainContext *own = use_fake_vmm(f);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains",
+		DEF("vm", ",\"graphics\":{\"type\":\"spice\"}"), &r), ==, 201);
+	JsonObject *g = json_object_get_object_member(obj(&r), "graphics");
+	g_assert_cmpstr(json_object_get_string_member(g, "type"), ==, "spice");
+	g_assert_cmpstr(json_object_get_string_member(g, "gpu"), ==, "virtio");
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/start", NULL, &r), ==, 200);
+	g_autofree char *want = g_strdup_printf("spice+unix://%s/vmm/vm.spice", f->run);
+	g_assert_cmpstr(wait_status(f, &r, "running"), ==, want);
+
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/destroy", NULL, &r), ==, 200);
+	g_assert_null(wait_status(f, &r, "shutoff"));
+
+	/* no graphics: the VMM says null, so does the status */
+	g_assert_cmpuint(request(f, "PUT", "/v1/domains/vm", DEF("vm", ""), &r), ==, 200);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/start", NULL, &r), ==, 200);
+	g_assert_null(wait_status(f, &r, "running"));
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/destroy", NULL, &r), ==, 200);
+	wait_status(f, &r, "shutoff");
+	reply_clear(&r);
+	stop_server(f);
+	g_main_context_pop_thread_default(own);
+	g_main_context_unref(own);
+	f->global_ctx = false;
+	start_server(f);
+}
+
 static void test_broken_file(Fixture *f, gconstpointer data)
 {
 	(void)data;
@@ -605,6 +752,8 @@ static void test_libvirt_routes(Fixture *f, gconstpointer data)
 
 int main(int argc, char **argv)
 {
+	if (getenv("ATOLL_TEST_FAKE_VMM"))
+		return fake_vmm(argc, argv);
 	g_test_init(&argc, &argv, NULL);
 	/* The daemon logs warnings (broken files, failed starts) by design. */
 	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
@@ -618,6 +767,7 @@ int main(int argc, char **argv)
 	ADD("/api/lifecycle-conflicts", test_lifecycle_conflicts);
 #ifdef ATOLLD_HAVE_SUPERVISOR
 	ADD("/api/lifecycle-running", test_lifecycle_running);
+	ADD("/api/spice-status", test_spice_status);
 #endif
 	ADD("/api/broken-file", test_broken_file);
 	ADD("/api/restart", test_restart);

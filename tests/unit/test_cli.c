@@ -479,6 +479,121 @@ static void test_console(void)
 	peer_free(p);
 }
 
+#define WEB_SPICE "spice+unix:///run/atoll/vmm/web.spice"
+
+static void spice_replies(TestPeer *p)
+{
+	peer_reply(p, "GET /v1/domains/web", 200,
+		   "{\"name\": \"web\", \"graphics\": {\"type\": \"spice\", \"gpu\": \"virtio\"},"
+		   " \"status\": {\"state\": \"running\", \"pid\": 4242,"
+		   " \"spice\": {\"uri\": \"" WEB_SPICE "\"}}}");
+	peer_reply(p, "GET /v1/domains/db", 200,
+		   "{\"name\": \"db\", \"graphics\": {\"type\": \"spice\", \"gpu\": \"virtio\"},"
+		   " \"status\": {\"state\": \"shutoff\", \"pid\": null, \"spice\": null}}");
+	peer_reply(p, "GET /v1/domains/plain", 200,
+		   "{\"name\": \"plain\", \"graphics\": {\"type\": \"none\"},"
+		   " \"status\": {\"state\": \"running\", \"pid\": 7, \"spice\": null}}");
+}
+
+static void test_spice_uri(void)
+{
+	TestPeer *p = peer_new();
+	spice_replies(p);
+	Run r = RUN(p, "spice-uri", "web");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, WEB_SPICE "\n");
+	g_assert_cmpstr(r.err, ==, "");
+	run_clear(&r);
+
+	r = RUN(p, "spice-uri", "db");
+	g_assert_cmpint(r.rc, ==, ATOLL_EXIT_NOT_FOUND);
+	g_assert_cmpstr(r.out, ==, "");
+	g_assert_cmpstr(r.err, ==, "atoll: domain db has no SPICE console: it is not "
+			"running; start it with: atoll start db\n");
+	run_clear(&r);
+
+	r = RUN(p, "spice-uri", "plain");
+	g_assert_cmpint(r.rc, ==, ATOLL_EXIT_NOT_FOUND);
+	g_assert_true(g_str_has_prefix(r.err, "atoll: domain plain has no SPICE console: "
+				       "its definition has no graphics"));
+	run_clear(&r);
+
+	r = RUN(p, "spice-uri", "nope");
+	g_assert_cmpint(r.rc, ==, ATOLL_EXIT_NOT_FOUND);
+	run_clear(&r);
+	/* without a console there is nothing to open a viewer on */
+	r = RUN(p, "console", "--graphical", "db");
+	g_assert_cmpint(r.rc, ==, ATOLL_EXIT_NOT_FOUND);
+	g_assert_nonnull(strstr(r.err, "has no SPICE console"));
+	run_clear(&r);
+	g_autofree char *log = peer_take_log(p);
+	g_assert_cmpstr(log, ==, "GET /v1/domains/web \nGET /v1/domains/db \n"
+			"GET /v1/domains/plain \nGET /v1/domains/nope \nGET /v1/domains/db \n");
+	peer_free(p);
+}
+
+/* console --graphical execs the viewer, so each case runs in a subprocess
+ * whose fake viewers print their command line on the subprocess's stdout.
+ * Which viewers exist: "forced" ($ATOLL_VIEWER), "both" (atoll-viewer and
+ * remote-viewer in PATH), "remote" (only remote-viewer), "none". */
+static void fake_viewer(const char *dir, const char *name)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	/* builtins only: PATH holds nothing but the fakes */
+	g_assert_true(g_file_set_contents(path, "#!/bin/sh\necho \"VIEWER ${0##*/} $*\"\n"
+					  "/bin/rm -rf \"${0%/*}\"\n", -1, NULL));
+	g_assert_cmpint(g_chmod(path, 0755), ==, 0);
+}
+
+static void graphical_child(const char *which)
+{
+	g_autofree char *dir = g_dir_make_tmp("atoll-viewer-XXXXXX", NULL);
+	if (!strcmp(which, "forced")) {
+		fake_viewer(dir, "myviewer");
+		fake_viewer(dir, "atoll-viewer");
+		g_autofree char *forced = g_build_filename(dir, "myviewer", NULL);
+		g_setenv(ATOLL_VIEWER_ENV, forced, TRUE);
+	} else {
+		g_unsetenv(ATOLL_VIEWER_ENV);
+		if (!strcmp(which, "both"))
+			fake_viewer(dir, "atoll-viewer");
+		if (strcmp(which, "none"))
+			fake_viewer(dir, "remote-viewer");
+	}
+	g_setenv("PATH", dir, TRUE);
+	TestPeer *p = peer_new();
+	spice_replies(p);
+	Run r = RUN(p, "console", "--graphical", "web");
+	/* only reached when no viewer was run */
+	fputs(r.err, stderr);
+	g_autofree char *rm = g_strdup_printf("/bin/rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		g_printerr("cannot remove %s\n", dir);
+	exit(r.rc);
+}
+
+static void test_console_graphical(gconstpointer data)
+{
+	const char *which = data;
+	if (g_test_subprocess()) {
+		graphical_child(which);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 20 * G_USEC_PER_SEC, 0);
+	if (!strcmp(which, "none")) {
+		g_test_trap_assert_failed();
+		g_test_trap_assert_stderr("*no SPICE viewer found: install remote-viewer "
+					  "(Debian package virt-viewer)*web's console is at "
+					  WEB_SPICE "*");
+		return;
+	}
+	g_test_trap_assert_passed();
+	const char *want = !strcmp(which, "forced") ? "VIEWER myviewer " WEB_SPICE "\n"
+		: !strcmp(which, "both") ? "VIEWER atoll-viewer " WEB_SPICE "\n"
+		: "VIEWER remote-viewer " WEB_SPICE "\n";
+	g_test_trap_assert_stdout(want);
+}
+
 static void test_top_batch(void)
 {
 	TestPeer *p = peer_new();
@@ -528,5 +643,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/cli/shutdown/wait-poll", test_shutdown_wait_poll);
 	g_test_add_func("/cli/console", test_console);
 	g_test_add_func("/cli/top-batch", test_top_batch);
+	g_test_add_func("/cli/spice-uri", test_spice_uri);
+	g_test_add_data_func("/cli/console-graphical/forced", "forced", test_console_graphical);
+	g_test_add_data_func("/cli/console-graphical/atoll-viewer", "both", test_console_graphical);
+	g_test_add_data_func("/cli/console-graphical/remote-viewer", "remote", test_console_graphical);
+	g_test_add_data_func("/cli/console-graphical/none", "none", test_console_graphical);
 	return g_test_run();
 }

@@ -12,7 +12,8 @@ static const char *const good =
 	" \"nics\": [{\"type\": \"network\", \"network\": \"default\", \"mac\": \"52:54:00:AB:34:56\"},"
 	"            {\"type\": \"isolated\"}, {\"type\": \"user\"}],"
 	" \"on_poweroff\": \"destroy\", \"on_reboot\": \"restart\", \"on_crash\": \"preserve\","
-	" \"shutdown_timeout_s\": 30, \"autostart\": true, \"label\": \"#3584E4\"}";
+	" \"shutdown_timeout_s\": 30, \"autostart\": true, \"label\": \"#3584E4\","
+	" \"graphics\": {\"type\": \"spice\", \"gpu\": \"bochs\"}}";
 
 static JsonNode *parse(const char *text)
 {
@@ -51,6 +52,8 @@ static void test_full(void)
 	g_assert_cmpuint(def->shutdown_timeout_s, ==, 30);
 	g_assert_true(def->autostart);
 	g_assert_cmpstr(def->label, ==, "#3584e4");
+	g_assert_cmpint(def->graphics.type, ==, GRAPHICS_SPICE);
+	g_assert_cmpint(def->graphics.gpu, ==, GPU_BOCHS);
 
 	/* to_json -> from_json gives the same definition, MACs included. */
 	g_autoptr(JsonNode) out = domain_def_to_json(def);
@@ -80,6 +83,30 @@ static void test_defaults(void)
 	JsonObject *o = json_node_get_object(out);
 	g_assert_false(json_object_has_member(o, "label"));
 	g_assert_false(json_object_has_member(o, "initrd"));
+	g_assert_cmpint(def->graphics.type, ==, GRAPHICS_NONE);
+	g_autofree char *g = json_to_string(json_object_get_member(o, "graphics"), FALSE);
+	g_assert_cmpstr(g, ==, "{\"type\":\"none\"}");
+}
+
+static void test_graphics(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(DomainDef) def = def_from(
+		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"graphics\":{\"type\":\"spice\"}}", &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(def->graphics.type, ==, GRAPHICS_SPICE);
+	g_assert_cmpint(def->graphics.gpu, ==, GPU_VIRTIO);   /* the default */
+	g_autoptr(JsonNode) out = domain_def_to_json(def);
+	g_autofree char *g = json_to_string(
+		json_object_get_member(json_node_get_object(out), "graphics"), FALSE);
+	g_assert_cmpstr(g, ==, "{\"type\":\"spice\",\"gpu\":\"virtio\"}");
+
+	g_autoptr(DomainDef) none = def_from(
+		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"graphics\":{\"type\":\"none\"}}", &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(none->graphics.type, ==, GRAPHICS_NONE);
 }
 
 /* Each case: a replacement for one member of a minimal valid definition,
@@ -158,6 +185,22 @@ static const BadCase bad_cases[] = {
 	  "{\"type\":\"user\"}]}", "nics" },
 	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
 	  "\"cmdline\":\"a\\nb\"}", "cmdline" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":\"spice\"}", "graphics" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":null}", "graphics" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{}}", "graphics.type" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{\"type\":\"vnc\"}}", "graphics.type" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{\"type\":true}}", "graphics.type" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{\"type\":\"spice\",\"gpu\":\"qxl\"}}", "graphics.gpu" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{\"type\":\"none\",\"gpu\":\"virtio\"}}", "graphics.gpu" },
+	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+	  "\"graphics\":{\"type\":\"spice\",\"port\":5900}}", "graphics.port" },
 };
 
 static void test_bad(gconstpointer data)
@@ -203,6 +246,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/definition/defaults", test_defaults);
 	g_test_add_func("/definition/not-object", test_not_object);
 	g_test_add_func("/definition/names", test_names);
+	g_test_add_func("/definition/graphics", test_graphics);
 	for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree char *path = g_strdup_printf("/definition/bad/%zu-%s", i,
 							bad_cases[i].field);

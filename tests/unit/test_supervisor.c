@@ -5,6 +5,9 @@
 #include "vmm_client.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
 #include <glib/gstdio.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +25,7 @@
 #define PEER_MAX_FDS 16
 
 static struct {
-	const char *name, *control, *serial, *kernel;
+	const char *name, *control, *serial, *kernel, *spice;
 	char **argv;
 	bool paused;
 	int boots;
@@ -50,6 +54,8 @@ static void peer_exit(int code)
 {
 	unlink(peer.control);
 	unlink(peer.serial);
+	if (peer.spice)
+		unlink(peer.spice);
 	exit(code);
 }
 
@@ -65,7 +71,14 @@ static void peer_reply(int fd, const char *text)
 static int peer_command(int fd, const char *line)
 {
 	char buf[1024];
-	if (strstr(line, "\"query\"")) {
+	if (strstr(line, "\"spice-info\"")) {   /* as atoll-vmm: null without --spice */
+		if (peer.spice)
+			snprintf(buf, sizeof(buf), "{\"ok\":true,\"uri\":\"spice+unix://%s\"}",
+				 peer.spice);
+		else
+			snprintf(buf, sizeof(buf), "{\"ok\":true,\"uri\":null}");
+		peer_reply(fd, buf);
+	} else if (strstr(line, "\"query\"")) {
 		snprintf(buf, sizeof(buf), "{\"ok\":true,\"name\":\"%s\",\"state\":\"%s\",\"pid\":%d,"
 			 "\"vcpus\":1,\"memory_mib\":64,\"uptime_ms\":5,\"serial\":\"%s\","
 			 "\"boot_count\":%d}", peer.name, peer.paused ? "paused" : "running",
@@ -112,6 +125,8 @@ static void peer_restart(void)
 	setenv("ATOLL_VMM_BOOT_COUNT", next, 1);
 	unlink(peer.control);
 	unlink(peer.serial);
+	if (peer.spice)
+		unlink(peer.spice);
 	execv("/proc/self/exe", peer.argv);
 	_exit(1);
 }
@@ -129,6 +144,8 @@ static void peer_parse(int argc, char **argv)
 			peer.serial = argv[++i] + 5;
 		else if (!strcmp(argv[i], "--kernel"))
 			peer.kernel = argv[++i];
+		else if (!strcmp(argv[i], "--spice") && g_str_has_prefix(argv[i + 1], "unix:"))
+			peer.spice = argv[++i] + 5;
 	}
 	const char *boots = getenv("ATOLL_VMM_BOOT_COUNT");
 	peer.boots = boots ? atoi(boots) : 1;
@@ -154,6 +171,12 @@ static int peer_main(int argc, char **argv)
 	int n = 2;
 	fds[0] = (struct pollfd){ .fd = peer_listen(peer.serial), .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = peer_listen(peer.control), .events = POLLIN };
+	/* The SPICE socket only has to exist, 0600 like atoll-vmm's. */
+	if (peer.spice) {
+		mode_t old = umask(0177);
+		peer_listen(peer.spice);
+		umask(old);
+	}
 	for (;;) {
 		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
 			peer_exit(1);
@@ -431,6 +454,36 @@ static void test_argv(void)
 	free_def(def);
 }
 
+/* graphics.type spice: a display device, input devices and the SPICE
+ * socket next to the control socket; none: no display flags at all. */
+static void test_argv_graphics(void)
+{
+	Atolld d = { .run_dir = "/run/atoll", .vmm_path = "/usr/bin/atoll-vmm" };
+	DomainDef *def = make_def("desk");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) plain = supervisor_build_argv(&d, def, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_autofree char *p = g_strjoinv("|", (char **)plain->pdata);
+	g_assert_null(strstr(p, "--spice"));
+	g_assert_null(strstr(p, "--gpu"));
+	g_assert_null(strstr(p, "--input"));
+
+	def->graphics.type = GRAPHICS_SPICE;
+	g_autoptr(GPtrArray) virtio = supervisor_build_argv(&d, def, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_autofree char *v = g_strjoinv("|", (char **)virtio->pdata);
+	g_assert_true(g_str_has_suffix(v, "|--control|/run/atoll/vmm/desk.control|"
+		"--serial|unix:/run/atoll/vmm/desk.console|"
+		"--gpu|virtio|--input=on|--spice|unix:/run/atoll/vmm/desk.spice"));
+
+	def->graphics.gpu = GPU_BOCHS;
+	g_autoptr(GPtrArray) bochs = supervisor_build_argv(&d, def, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_autofree char *b = g_strjoinv("|", (char **)bochs->pdata);
+	g_assert_nonnull(strstr(b, "|--gpu|bochs|--input=on|--spice|unix:/run/atoll/vmm/desk.spice"));
+	free_def(def);
+}
+
 static void test_exit_reasons(void)
 {
 	static const struct { int status; const char *want; } cases[] = {
@@ -631,6 +684,38 @@ static void test_destroy(Fixture *f, gconstpointer data)
 	g_assert_false(g_file_test(control, G_FILE_TEST_EXISTS));
 }
 
+/* A NIC on a persistent named tap (the libvirt module's) hands the VMM no
+ * fd: the start must not ask GLib to map fd -1 (that failed every start
+ * with "Failed to duplicate file descriptor"), and the tap goes away with
+ * the VMM.  Root only, in a private network namespace. */
+static void test_named_tap_nic(void)
+{
+	if (g_test_subprocess()) {
+		g_assert_cmpint(unshare(CLONE_NEWNET), ==, 0);
+		Fixture f;
+		fixture_setup(&f, NULL);
+		NicDef *nic = g_new0(NicDef, 1);
+		nic->type = NIC_ISOLATED;
+		g_ptr_array_add(f.dom->def->nics, nic);
+		start_running(&f);
+#ifdef ATOLLD_HAVE_LIBVIRT
+		g_assert_cmpuint(if_nametoindex("atl-vm1-0"), !=, 0);
+#endif
+		g_autoptr(GError) error = NULL;
+		g_assert_true(supervisor_destroy(f.dom, &error));
+		expect_exit(f.dom, DOMAIN_SHUTOFF, "destroyed", 4);
+		g_assert_cmpuint(if_nametoindex("atl-vm1-0"), ==, 0);
+		fixture_teardown(&f, NULL);
+		return;
+	}
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		g_test_skip("needs root and /dev/net/tun");
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+	g_test_trap_assert_passed();
+}
+
 static void test_vmm_error(Fixture *f, gconstpointer data)
 {
 	(void)data;
@@ -731,6 +816,69 @@ static void test_adopt_after_restart(Fixture *f, gconstpointer data)
 	daemon_fini(&d2);
 }
 
+static bool has_spice(Domain *dom, gconstpointer arg)
+{
+	return g_strcmp0(supervisor_spice_uri(dom), arg) == 0;
+}
+
+/* The URI comes from the VMM's spice-info, for a started VMM and again for
+ * a re-adopted one; it goes with the VMM. */
+static void test_spice(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *sock = supervisor_path(&f->d, "vm1", ".spice");
+	g_autofree char *uri = g_strconcat("spice+unix://", sock, NULL);
+	g_assert_null(supervisor_spice_uri(f->dom));
+	f->dom->def->graphics.type = GRAPHICS_SPICE;
+	start_running(f);
+	if (!wait_for(has_spice, f->dom, uri))
+		g_error("spice uri: %s, expected %s", supervisor_spice_uri(f->dom), uri);
+	struct stat st;
+	g_assert_cmpint(lstat(sock, &st), ==, 0);
+	g_assert_true(S_ISSOCK(st.st_mode));
+	/* group atoll may connect: only where the group exists and we may
+	 * give files to it */
+	struct group *gr = getgrnam("atoll");
+	if (gr && geteuid() == 0) {
+		g_assert_cmpint(st.st_mode & 0777, ==, 0660);
+		g_assert_cmpuint(st.st_gid, ==, gr->gr_gid);
+		g_autofree char *dir = g_path_get_dirname(sock);
+		g_assert_cmpint(stat(dir, &st), ==, 0);
+		g_assert_cmpint(st.st_mode & 0777, ==, 0750);
+		g_assert_cmpuint(st.st_gid, ==, gr->gr_gid);
+	} else {
+		g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	}
+	int pid = f->dom->pid;
+
+	/* atolld restarts: the next one asks the VMM again */
+	Atolld d2;
+	daemon_init(&d2, f->tmp);
+	Domain *dom2 = add_domain(&d2, "vm1");
+	supervisor_forget(f->dom);
+	f->dom->pid = 0;
+	supervisor_adopt_all(&d2);
+	g_assert_cmpint(dom2->pid, ==, pid);
+	/* known by the time the domain is reported running */
+	wait_state(dom2, DOMAIN_RUNNING);
+	g_assert_cmpstr(supervisor_spice_uri(dom2), ==, uri);
+
+	/* killed: no URI, and the socket the VMM left behind is removed */
+	kill(pid, SIGKILL);
+	wait_state(dom2, DOMAIN_SHUTOFF);
+	g_assert_null(supervisor_spice_uri(dom2));
+	g_assert_cmpint(lstat(sock, &st), ==, -1);
+	daemon_fini(&d2);
+
+	/* without graphics the VMM reports null and so does atolld */
+	f->dom->def->graphics.type = GRAPHICS_NONE;
+	start_running(f);
+	g_assert_null(supervisor_spice_uri(f->dom));
+	g_assert_true(supervisor_destroy(f->dom, &error));
+	expect_exit(f->dom, DOMAIN_SHUTOFF, "destroyed", 4);
+}
+
 static void test_adopt_stale(Fixture *f, gconstpointer data)
 {
 	(void)data;
@@ -753,21 +901,28 @@ static void test_adopt_stale(Fixture *f, gconstpointer data)
 
 int main(int argc, char **argv)
 {
-	if (getenv("ATOLL_TEST_PEER"))
+	/* (g_test_trap_subprocess children inherit it too, but are tests) */
+	bool trapped = false;
+	for (int i = 1; i < argc; i++)
+		trapped |= strcmp(argv[i], "--GTestSubprocess") == 0;
+	if (getenv("ATOLL_TEST_PEER") && !trapped)
 		return peer_main(argc, argv);
 	/* Children (the peer) inherit this and act as atoll-vmm. */
 	g_setenv("ATOLL_TEST_PEER", "1", TRUE);
 	g_unsetenv("ATOLL_VMM_BOOT_COUNT");
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/supervisor/argv", test_argv);
+	g_test_add_func("/supervisor/argv-graphics", test_argv_graphics);
 	g_test_add_func("/supervisor/exit-reasons", test_exit_reasons);
 	g_test_add_func("/supervisor/reason-from-log", test_reason_from_log);
 	g_test_add_func("/supervisor/pidfile", test_pidfile);
 	g_test_add("/supervisor/lifecycle", Fixture, NULL, fixture_setup, test_lifecycle, fixture_teardown);
 	g_test_add("/supervisor/destroy-crash-kill", Fixture, NULL, fixture_setup, test_destroy, fixture_teardown);
+	g_test_add_func("/supervisor/named-tap-nic", test_named_tap_nic);
 	g_test_add("/supervisor/vmm-error", Fixture, NULL, fixture_setup, test_vmm_error, fixture_teardown);
 	g_test_add("/supervisor/adopt-orphan", Fixture, NULL, fixture_setup, test_adopt_orphan, fixture_teardown);
 	g_test_add("/supervisor/adopt-after-restart", Fixture, NULL, fixture_setup, test_adopt_after_restart, fixture_teardown);
+	g_test_add("/supervisor/spice", Fixture, NULL, fixture_setup, test_spice, fixture_teardown);
 	g_test_add("/supervisor/adopt-stale", Fixture, NULL, fixture_setup, test_adopt_stale, fixture_teardown);
 	return g_test_run();
 }
