@@ -7,7 +7,7 @@ pkgs=(
   libglib2.0-dev libjson-glib-dev libseccomp-dev
   liblzma-dev zlib1g-dev libzstd-dev
   libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
-  xvfb imagemagick xdotool dbus
+  xvfb imagemagick xdotool dbus desktop-file-utils appstream
 )
 missing=()
 for p in "${pkgs[@]}"; do

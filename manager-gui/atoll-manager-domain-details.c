@@ -1,0 +1,610 @@
+/* atoll-manager-domain-details.c - see atoll-manager-domain-details.h.
+ *
+ * Settings are sent as the whole definition last read with the edited
+ * members replaced (PUT replaces the definition), so fields this page does
+ * not show (disks, NICs, on_* actions) survive an edit. */
+#include "atoll-manager-domain-details.h"
+#include "atoll-manager-graph.h"
+#include "atoll-manager-util.h"
+#include "atoll-manager-window.h"
+#ifdef HAVE_ATOLL_CONSOLE
+#include "atoll-console.h"
+#endif
+
+#include <glib/gi18n.h>
+
+#define STATS_WINDOW_S 120
+#define STATS_INTERVAL_S 2
+
+struct _AtollManagerDomainDetails {
+	AdwBin parent;
+
+	AdwViewStack *view_stack;
+	AdwActionRow *state_row, *last_exit_row, *hw_row, *boot_row, *disks_row, *nics_row;
+	AdwActionRow *memory_row, *vcpus_row, *kernel_row, *initrd_row, *cmdline_row,
+		     *label_row, *autostart_row, *timeout_row;
+	GtkSpinButton *memory_spin, *vcpus_spin, *timeout_spin;
+	GtkEntry *kernel_entry, *initrd_entry, *cmdline_entry;
+	GtkColorButton *label_button;
+	GtkSwitch *autostart_switch;
+	GtkButton *apply_button, *revert_button;
+	GtkBox *graphs_box;
+	GtkLabel *perf_label;
+	GtkStack *console_stack;
+	GtkScrolledWindow *console_scroller;
+	GtkWidget *cpu_graph, *mem_graph, *console;
+
+	AtollClient *client;
+	GCancellable *cancel;   /* everything for the shown domain */
+	char *name, *console_uri;
+	JsonNode *def;
+	guint stats_id, stats_count;
+	gboolean stats_busy;
+};
+
+G_DEFINE_FINAL_TYPE(AtollManagerDomainDetails, atoll_manager_domain_details, ADW_TYPE_BIN)
+
+static AtollManagerWindow *window_of(AtollManagerDomainDetails *self)
+{
+	GtkWidget *w = gtk_widget_get_ancestor(GTK_WIDGET(self), ATOLL_TYPE_MANAGER_WINDOW);
+	return w ? ATOLL_MANAGER_WINDOW(w) : NULL;
+}
+
+static void toast(AtollManagerDomainDetails *self, const char *text, const GError *error)
+{
+	AtollManagerWindow *win = window_of(self);
+	if (win && error)
+		atoll_manager_window_toast_error(win, text, error);
+	else if (win)
+		atoll_manager_window_toast(win, text);
+}
+
+/* ---- overview ---- */
+
+static JsonNode *status_of(JsonNode *def)
+{
+	JsonNode *s = def && JSON_NODE_HOLDS_OBJECT(def) ?
+		json_object_get_member(json_node_get_object(def), "status") : NULL;
+	return s && JSON_NODE_HOLDS_OBJECT(s) ? s : NULL;
+}
+
+static JsonArray *array_of(JsonNode *obj, const char *member)
+{
+	JsonNode *n = obj && JSON_NODE_HOLDS_OBJECT(obj) ?
+		json_object_get_member(json_node_get_object(obj), member) : NULL;
+	return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+static char *describe_disks(JsonNode *def)
+{
+	JsonArray *disks = array_of(def, "disks");
+	if (!disks || json_array_get_length(disks) == 0)
+		return g_strdup(_("None"));
+	GString *s = g_string_new(NULL);
+	for (guint i = 0; i < json_array_get_length(disks); i++) {
+		JsonNode *d = json_array_get_element(disks, i);
+		g_string_append_printf(s, "%s%s%s", i ? "\n" : "",
+				       atoll_json_string(d, "path", "?"),
+				       json_object_get_boolean_member_with_default(
+					       json_node_get_object(d), "readonly", FALSE) ?
+				       _(" (read-only)") : "");
+	}
+	return g_string_free(s, FALSE);
+}
+
+static char *describe_nics(JsonNode *def)
+{
+	JsonArray *nics = array_of(def, "nics");
+	if (!nics || json_array_get_length(nics) == 0)
+		return g_strdup(_("None"));
+	GString *s = g_string_new(NULL);
+	for (guint i = 0; i < json_array_get_length(nics); i++) {
+		JsonNode *n = json_array_get_element(nics, i);
+		const char *type = atoll_json_string(n, "type", "?");
+		if (i)
+			g_string_append_c(s, '\n');
+		if (g_str_equal(type, "network"))
+			g_string_append_printf(s, _("Network “%s”"), atoll_json_string(n, "network", "?"));
+		else if (g_str_equal(type, "user"))
+			g_string_append(s, _("User-mode NAT"));
+		else
+			g_string_append(s, _("Isolated"));
+		const char *mac = atoll_json_string(n, "mac", NULL);
+		if (mac)
+			g_string_append_printf(s, " · %s", mac);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static void fill_overview(AtollManagerDomainDetails *self)
+{
+	JsonNode *def = self->def, *status = status_of(def);
+	const char *state = atoll_json_string(status, "state", NULL);
+	const char *broken = atoll_json_string(status, "error", NULL);
+	g_autofree char *state_text = broken ?
+		g_strdup_printf("%s: %s", atoll_state_display_name(state), broken) :
+		g_strdup(atoll_state_display_name(state));
+	adw_action_row_set_subtitle(self->state_row, state_text);
+
+	JsonNode *last = NULL;
+	if (status)
+		last = json_object_get_member(json_node_get_object(status), "last_exit");
+	g_autofree char *exit_text = last && JSON_NODE_HOLDS_OBJECT(last) ?
+		g_strdup_printf(_("%s (code %" G_GINT64_FORMAT ")"),
+				atoll_json_string(last, "reason", "?"),
+				atoll_json_int(last, "code", 0)) :
+		g_strdup(_("Not run since atolld started"));
+	adw_action_row_set_subtitle(self->last_exit_row, exit_text);
+
+	g_autofree char *mem = atoll_format_mib(atoll_json_int(def, "memory_mib", 0));
+	g_autofree char *hw = g_strdup_printf(_("%s · %" G_GINT64_FORMAT " vCPUs"), mem,
+					      atoll_json_int(def, "vcpus", 0));
+	adw_action_row_set_subtitle(self->hw_row, hw);
+	const char *kernel = atoll_json_string(def, "kernel", "");
+	const char *cmdline = atoll_json_string(def, "cmdline", "");
+	g_autofree char *boot = g_strdup_printf("%s\n%s", kernel, cmdline);
+	adw_action_row_set_subtitle(self->boot_row, boot);
+	g_autofree char *disks = describe_disks(def);
+	adw_action_row_set_subtitle(self->disks_row, disks);
+	g_autofree char *nics = describe_nics(def);
+	adw_action_row_set_subtitle(self->nics_row, nics);
+}
+
+/* ---- console ---- */
+
+static void update_console(AtollManagerDomainDetails *self)
+{
+	/* atolld publishes a running domain's SPICE address as
+	 * status.spice.uri (null without a SPICE console). */
+	JsonNode *status = status_of(self->def);
+	JsonObject *so = status && JSON_NODE_HOLDS_OBJECT(status) ? json_node_get_object(status) : NULL;
+	JsonNode *spice = so && json_object_has_member(so, "spice") ?
+			  json_object_get_member(so, "spice") : NULL;
+	const char *uri = spice && JSON_NODE_HOLDS_OBJECT(spice) ?
+			  atoll_json_string(spice, "uri", NULL) : NULL;
+	if (g_strcmp0(uri, self->console_uri) == 0)
+		return;
+	g_free(self->console_uri);
+	self->console_uri = g_strdup(uri);
+#ifdef HAVE_ATOLL_CONSOLE
+	if (uri) {
+		if (!self->console) {
+			self->console = atoll_console_new();
+			gtk_scrolled_window_set_child(self->console_scroller, self->console);
+		}
+		atoll_console_connect_uri(ATOLL_CONSOLE(self->console), uri, NULL);
+		gtk_stack_set_visible_child_name(self->console_stack, "console");
+		return;
+	}
+	if (self->console)
+		atoll_console_disconnect(ATOLL_CONSOLE(self->console));
+#endif
+	gtk_stack_set_visible_child_name(self->console_stack, "none");
+}
+
+/* ---- settings ---- */
+
+static AdwActionRow *const *setting_rows(AtollManagerDomainDetails *self, gsize *n)
+{
+	static AdwActionRow *rows[8];
+	AdwActionRow *r[] = { self->memory_row, self->vcpus_row, self->kernel_row,
+			      self->initrd_row, self->cmdline_row, self->label_row,
+			      self->autostart_row, self->timeout_row };
+	memcpy(rows, r, sizeof(r));
+	*n = G_N_ELEMENTS(r);
+	return rows;
+}
+
+static void clear_errors(AtollManagerDomainDetails *self)
+{
+	gsize n;
+	AdwActionRow *const *rows = setting_rows(self, &n);
+	for (gsize i = 0; i < n; i++)
+		atoll_field_row_set_error(rows[i], NULL);
+}
+
+static void fill_settings(AtollManagerDomainDetails *self)
+{
+	JsonNode *def = self->def;
+	clear_errors(self);
+	gtk_spin_button_set_value(self->memory_spin, (double)atoll_json_int(def, "memory_mib", 1024));
+	gtk_spin_button_set_value(self->vcpus_spin, (double)atoll_json_int(def, "vcpus", 1));
+	gtk_spin_button_set_value(self->timeout_spin,
+				  (double)atoll_json_int(def, "shutdown_timeout_s", 60));
+	gtk_editable_set_text(GTK_EDITABLE(self->kernel_entry), atoll_json_string(def, "kernel", ""));
+	gtk_editable_set_text(GTK_EDITABLE(self->initrd_entry), atoll_json_string(def, "initrd", ""));
+	gtk_editable_set_text(GTK_EDITABLE(self->cmdline_entry), atoll_json_string(def, "cmdline", ""));
+	GdkRGBA rgba;
+	atoll_label_parse(atoll_json_string(def, "label", NULL), &rgba);
+	gtk_color_chooser_set_rgba(GTK_COLOR_CHOOSER(self->label_button), &rgba);
+	gboolean autostart = JSON_NODE_HOLDS_OBJECT(def) &&
+		json_object_get_boolean_member_with_default(json_node_get_object(def),
+							    "autostart", FALSE);
+	gtk_switch_set_active(self->autostart_switch, autostart);
+}
+
+static AdwActionRow *row_for_field(AtollManagerDomainDetails *self, const char *field)
+{
+	static const struct { const char *field; gsize offset; } map[] = {
+		{ "memory_mib", G_STRUCT_OFFSET(AtollManagerDomainDetails, memory_row) },
+		{ "vcpus", G_STRUCT_OFFSET(AtollManagerDomainDetails, vcpus_row) },
+		{ "kernel", G_STRUCT_OFFSET(AtollManagerDomainDetails, kernel_row) },
+		{ "initrd", G_STRUCT_OFFSET(AtollManagerDomainDetails, initrd_row) },
+		{ "cmdline", G_STRUCT_OFFSET(AtollManagerDomainDetails, cmdline_row) },
+		{ "label", G_STRUCT_OFFSET(AtollManagerDomainDetails, label_row) },
+		{ "autostart", G_STRUCT_OFFSET(AtollManagerDomainDetails, autostart_row) },
+		{ "shutdown_timeout_s", G_STRUCT_OFFSET(AtollManagerDomainDetails, timeout_row) },
+	};
+	for (gsize i = 0; field && i < G_N_ELEMENTS(map); i++)
+		if (g_str_equal(field, map[i].field))
+			return G_STRUCT_MEMBER(AdwActionRow *, self, map[i].offset);
+	return NULL;
+}
+
+/* The message without its "field: " prefix, which the row already says. */
+static const char *strip_field(const char *message, const char *field)
+{
+	gsize n = field ? strlen(field) : 0;
+	if (n && g_str_has_prefix(message, field) && g_str_has_prefix(message + n, ": "))
+		return message + n + 2;
+	return message;
+}
+
+static gboolean validate_path(AdwActionRow *row, GtkEntry *entry, gboolean required)
+{
+	const char *text = gtk_editable_get_text(GTK_EDITABLE(entry));
+	if (!*text && required) {
+		atoll_field_row_set_error(row, _("Required: the path of the Linux kernel to boot"));
+		return FALSE;
+	}
+	if (*text && text[0] != '/') {
+		atoll_field_row_set_error(row, _("Give the full path, starting with /"));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean validate_settings(AtollManagerDomainDetails *self)
+{
+	clear_errors(self);
+	gboolean ok = validate_path(self->kernel_row, self->kernel_entry, TRUE);
+	ok = validate_path(self->initrd_row, self->initrd_entry, FALSE) && ok;
+	AtollManagerWindow *win = window_of(self);
+	JsonNode *host = win ? atoll_manager_window_get_host(win) : NULL;
+	gint64 host_mib = atoll_json_int(host, "memory_bytes", 0) / (1024 * 1024);
+	gint64 mem = gtk_spin_button_get_value_as_int(self->memory_spin);
+	if (host_mib > 0 && mem > host_mib) {
+		g_autofree char *msg = g_strdup_printf(
+			_("More than this host has (%" G_GINT64_FORMAT " MiB)"), host_mib);
+		atoll_field_row_set_error(self->memory_row, msg);
+		ok = FALSE;
+	}
+	return ok;
+}
+
+static JsonNode *edited_definition(AtollManagerDomainDetails *self)
+{
+	JsonObject *src = json_node_get_object(self->def);
+	JsonObject *obj = json_object_new();
+	/* Everything but the server's "status", which is not a field. */
+	GList *members = json_object_get_members(src);
+	for (GList *l = members; l; l = l->next)
+		if (!g_str_equal(l->data, "status"))
+			json_object_set_member(obj, l->data,
+					       json_node_copy(json_object_get_member(src, l->data)));
+	g_list_free(members);
+	json_object_set_int_member(obj, "memory_mib", gtk_spin_button_get_value_as_int(self->memory_spin));
+	json_object_set_int_member(obj, "vcpus", gtk_spin_button_get_value_as_int(self->vcpus_spin));
+	json_object_set_int_member(obj, "shutdown_timeout_s",
+				   gtk_spin_button_get_value_as_int(self->timeout_spin));
+	json_object_set_string_member(obj, "kernel", gtk_editable_get_text(GTK_EDITABLE(self->kernel_entry)));
+	const char *initrd = gtk_editable_get_text(GTK_EDITABLE(self->initrd_entry));
+	if (*initrd)
+		json_object_set_string_member(obj, "initrd", initrd);
+	else
+		json_object_remove_member(obj, "initrd");
+	const char *cmdline = gtk_editable_get_text(GTK_EDITABLE(self->cmdline_entry));
+	if (*cmdline)
+		json_object_set_string_member(obj, "cmdline", cmdline);
+	else
+		json_object_remove_member(obj, "cmdline");
+	GdkRGBA rgba;
+	gtk_color_chooser_get_rgba(GTK_COLOR_CHOOSER(self->label_button), &rgba);
+	g_autofree char *label = atoll_label_format(&rgba);
+	json_object_set_string_member(obj, "label", label);
+	json_object_set_boolean_member(obj, "autostart", gtk_switch_get_active(self->autostart_switch));
+	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(node, obj);
+	return node;
+}
+
+typedef struct {
+	AtollManagerDomainDetails *self;
+	char *name;
+	gboolean settings;   /* also refill the settings page */
+} Load;
+
+static void load_free(Load *l)
+{
+	g_object_unref(l->self);
+	g_free(l->name);
+	g_free(l);
+}
+
+static void load(AtollManagerDomainDetails *self, gboolean settings);
+
+static void put_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Load *l = data;
+	AtollManagerDomainDetails *self = l->self;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	    g_strcmp0(l->name, self->name) != 0) {
+		load_free(l);
+		return;
+	}
+	gtk_widget_set_sensitive(GTK_WIDGET(self->apply_button), TRUE);
+	if (!reply) {
+		const char *field = atoll_client_error_get_field(error);
+		AdwActionRow *row = row_for_field(self, field);
+		if (row)
+			atoll_field_row_set_error(row, strip_field(error->message, field));
+		g_autofree char *prefix = g_strdup_printf(_("Could not save “%s”"), l->name);
+		toast(self, prefix, error);
+	} else {
+		g_autofree char *text = g_strdup_printf(
+			_("Settings of “%s” saved; they apply at its next start"), l->name);
+		toast(self, text, NULL);
+		load(self, TRUE);
+	}
+	load_free(l);
+}
+
+static void apply_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(widget);
+	(void)action;
+	(void)param;
+	if (!self->def || !self->name || !validate_settings(self))
+		return;
+	g_autoptr(JsonNode) body = edited_definition(self);
+	g_autofree char *path = atoll_client_domain_path(self->name, NULL);
+	Load *l = g_new0(Load, 1);
+	l->self = g_object_ref(self);
+	l->name = g_strdup(self->name);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->apply_button), FALSE);
+	atoll_client_request_async(self->client, "PUT", path, body, self->cancel, put_done, l);
+}
+
+static void revert_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(widget);
+	(void)action;
+	(void)param;
+	if (self->def)
+		fill_settings(self);
+}
+
+/* ---- loading ---- */
+
+static void get_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Load *l = data;
+	AtollManagerDomainDetails *self = l->self;
+	g_autoptr(GError) error = NULL;
+	JsonNode *def = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	    g_strcmp0(l->name, self->name) != 0) {
+		g_clear_pointer(&def, json_node_unref);
+		load_free(l);
+		return;
+	}
+	if (!def) {
+		/* Undefined meanwhile: the list drops it on the same event. */
+		if (!g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_NOT_FOUND)) {
+			g_autofree char *prefix = g_strdup_printf(_("Could not read “%s”"), l->name);
+			toast(self, prefix, error);
+		}
+		load_free(l);
+		return;
+	}
+	g_clear_pointer(&self->def, json_node_unref);
+	self->def = def;
+	fill_overview(self);
+	if (l->settings)
+		fill_settings(self);
+	update_console(self);
+	load_free(l);
+}
+
+static void load(AtollManagerDomainDetails *self, gboolean settings)
+{
+	if (!self->name || !self->client)
+		return;
+	Load *l = g_new0(Load, 1);
+	l->self = g_object_ref(self);
+	l->name = g_strdup(self->name);
+	l->settings = settings;
+	g_autofree char *path = atoll_client_domain_path(self->name, NULL);
+	atoll_client_request_async(self->client, "GET", path, NULL, self->cancel, get_done, l);
+}
+
+/* ---- performance ---- */
+
+static void show_stats(AtollManagerDomainDetails *self, JsonArray *samples)
+{
+	guint n = samples ? json_array_get_length(samples) : 0;
+	g_autofree double *cpu = g_new0(double, MAX(n, 1));
+	g_autofree double *mem = g_new0(double, MAX(n, 1));
+	guint m = 0;
+	double mem_max = (double)atoll_json_int(self->def, "memory_mib", 1) * 1024 * 1024;
+	for (guint i = 1; i < n; i++) {
+		JsonNode *a = json_array_get_element(samples, i - 1);
+		JsonNode *b = json_array_get_element(samples, i);
+		double dt = atoll_json_double(b, "t", 0) - atoll_json_double(a, "t", 0);
+		double dc = atoll_json_double(b, "cpu_time_s", 0) - atoll_json_double(a, "cpu_time_s", 0);
+		cpu[m] = dt > 0 ? MAX(0, dc / dt * 100.0) : 0;
+		mem[m] = atoll_json_double(b, "memory_rss_bytes", 0);
+		mem_max = MAX(mem_max, mem[m]);
+		m++;
+	}
+	double vcpus = (double)MAX(1, atoll_json_int(self->def, "vcpus", 1));
+	g_autofree char *cpu_text = m ? g_strdup_printf("%.0f %%", cpu[m - 1]) : NULL;
+	g_autofree char *mem_text = m ? g_strdup_printf("%.0f MiB", mem[m - 1] / (1024 * 1024)) : NULL;
+	atoll_manager_graph_set_values(ATOLL_MANAGER_GRAPH(self->cpu_graph), cpu, m,
+				       100.0 * vcpus, cpu_text);
+	atoll_manager_graph_set_values(ATOLL_MANAGER_GRAPH(self->mem_graph), mem, m,
+				       mem_max, mem_text);
+	gtk_label_set_text(self->perf_label, m ? _("The last two minutes, one sample a second.") :
+			   _("No samples: the domain is not running. Start it to see its "
+			     "CPU and memory use here."));
+}
+
+static void stats_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Load *l = data;
+	AtollManagerDomainDetails *self = l->self;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	    g_strcmp0(l->name, self->name) != 0) {
+		load_free(l);
+		return;
+	}
+	self->stats_busy = FALSE;
+	self->stats_count++;
+	/* A stopped domain has no samples (or a 409): show empty graphs. */
+	show_stats(self, reply ? atoll_client_reply_array(reply, "samples") : NULL);
+	load_free(l);
+}
+
+static gboolean stats_tick(gpointer data)
+{
+	AtollManagerDomainDetails *self = data;
+	if (!self->name || !self->client || self->stats_busy)
+		return G_SOURCE_CONTINUE;
+	gint64 since = g_get_real_time() / G_USEC_PER_SEC - STATS_WINDOW_S;
+	g_autofree char *suffix = g_strdup_printf("/stats?since=%" G_GINT64_FORMAT, since);
+	g_autofree char *path = atoll_client_domain_path(self->name, suffix);
+	Load *l = g_new0(Load, 1);
+	l->self = g_object_ref(self);
+	l->name = g_strdup(self->name);
+	self->stats_busy = TRUE;
+	atoll_client_request_async(self->client, "GET", path, NULL, self->cancel, stats_done, l);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- public ---- */
+
+void atoll_manager_domain_details_set_client(AtollManagerDomainDetails *self,
+					     AtollClient *client)
+{
+	g_set_object(&self->client, client);
+}
+
+void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const char *name)
+{
+	g_cancellable_cancel(self->cancel);
+	g_clear_object(&self->cancel);
+	self->cancel = g_cancellable_new();
+	g_clear_handle_id(&self->stats_id, g_source_remove);
+	g_free(self->name);
+	self->name = g_strdup(name);
+	g_clear_pointer(&self->def, json_node_unref);
+	self->stats_busy = FALSE;
+	self->stats_count = 0;
+	g_clear_pointer(&self->console_uri, g_free);
+	update_console(self);
+	show_stats(self, NULL);
+	if (!name)
+		return;
+	load(self, TRUE);
+	stats_tick(self);
+	self->stats_id = g_timeout_add_seconds(STATS_INTERVAL_S, stats_tick, self);
+}
+
+void atoll_manager_domain_details_reload(AtollManagerDomainDetails *self)
+{
+	load(self, FALSE);
+}
+
+JsonNode *atoll_manager_domain_details_get_definition(AtollManagerDomainDetails *self)
+{
+	return self->def;
+}
+
+guint atoll_manager_domain_details_get_stats_count(AtollManagerDomainDetails *self)
+{
+	return self->stats_count;
+}
+
+/* ---- GObject ---- */
+
+static void atoll_manager_domain_details_dispose(GObject *object)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(object);
+	if (self->cancel)
+		g_cancellable_cancel(self->cancel);
+	g_clear_handle_id(&self->stats_id, g_source_remove);
+	gtk_widget_dispose_template(GTK_WIDGET(self), ATOLL_TYPE_MANAGER_DOMAIN_DETAILS);
+	G_OBJECT_CLASS(atoll_manager_domain_details_parent_class)->dispose(object);
+}
+
+static void atoll_manager_domain_details_finalize(GObject *object)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(object);
+	g_clear_object(&self->cancel);
+	g_clear_object(&self->client);
+	g_clear_pointer(&self->def, json_node_unref);
+	g_free(self->name);
+	g_free(self->console_uri);
+	G_OBJECT_CLASS(atoll_manager_domain_details_parent_class)->finalize(object);
+}
+
+static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsClass *klass)
+{
+	GtkWidgetClass *wc = GTK_WIDGET_CLASS(klass);
+	G_OBJECT_CLASS(klass)->dispose = atoll_manager_domain_details_dispose;
+	G_OBJECT_CLASS(klass)->finalize = atoll_manager_domain_details_finalize;
+	gtk_widget_class_set_template_from_resource(wc,
+		"/org/atoll/Manager/atoll-manager-domain-details.ui");
+#define BIND(x) gtk_widget_class_bind_template_child(wc, AtollManagerDomainDetails, x)
+	BIND(view_stack); BIND(state_row); BIND(last_exit_row); BIND(hw_row); BIND(boot_row);
+	BIND(disks_row); BIND(nics_row); BIND(memory_row); BIND(vcpus_row); BIND(kernel_row);
+	BIND(initrd_row); BIND(cmdline_row); BIND(label_row); BIND(autostart_row);
+	BIND(timeout_row); BIND(memory_spin); BIND(vcpus_spin); BIND(timeout_spin);
+	BIND(kernel_entry); BIND(initrd_entry); BIND(cmdline_entry); BIND(label_button);
+	BIND(autostart_switch); BIND(apply_button); BIND(revert_button); BIND(graphs_box);
+	BIND(perf_label); BIND(console_stack); BIND(console_scroller);
+#undef BIND
+	gtk_widget_class_install_action(wc, "details.apply", NULL, apply_activated);
+	gtk_widget_class_install_action(wc, "details.revert", NULL, revert_activated);
+}
+
+static void label_controls(AtollManagerDomainDetails *self)
+{
+	atoll_set_accessible_label(GTK_WIDGET(self->memory_spin), _("Memory in MiB"));
+	atoll_set_accessible_label(GTK_WIDGET(self->vcpus_spin), _("Number of vCPUs"));
+	atoll_set_accessible_label(GTK_WIDGET(self->timeout_spin), _("Shutdown timeout in seconds"));
+	atoll_set_accessible_label(GTK_WIDGET(self->kernel_entry), _("Kernel path"));
+	atoll_set_accessible_label(GTK_WIDGET(self->initrd_entry), _("Initrd path"));
+	atoll_set_accessible_label(GTK_WIDGET(self->cmdline_entry), _("Kernel command line"));
+	atoll_set_accessible_label(GTK_WIDGET(self->label_button), _("Label colour"));
+	atoll_set_accessible_label(GTK_WIDGET(self->autostart_switch), _("Start with the host"));
+	atoll_set_accessible_label(GTK_WIDGET(self->apply_button), _("Apply the settings"));
+	atoll_set_accessible_label(GTK_WIDGET(self->revert_button), _("Revert the settings"));
+}
+
+static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
+{
+	gtk_widget_init_template(GTK_WIDGET(self));
+	GdkRGBA blue = { 0.21, 0.52, 0.89, 1 }, green = { 0.15, 0.64, 0.41, 1 };
+	self->cpu_graph = atoll_manager_graph_new(_("CPU"), &blue);
+	self->mem_graph = atoll_manager_graph_new(_("Memory"), &green);
+	gtk_box_append(self->graphs_box, self->cpu_graph);
+	gtk_box_append(self->graphs_box, self->mem_graph);
+	gtk_color_chooser_set_use_alpha(GTK_COLOR_CHOOSER(self->label_button), FALSE);
+	label_controls(self);
+	self->cancel = g_cancellable_new();
+}

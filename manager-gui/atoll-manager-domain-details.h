@@ -1,0 +1,27 @@
+/* atoll-manager-domain-details.h - the right-hand side for one domain:
+ * overview, editable settings (PUT /v1/domains/NAME), performance graphs
+ * (GET .../stats) and the console tab. */
+#pragma once
+
+#include <adwaita.h>
+#include "atoll-client.h"
+
+G_BEGIN_DECLS
+
+#define ATOLL_TYPE_MANAGER_DOMAIN_DETAILS (atoll_manager_domain_details_get_type())
+G_DECLARE_FINAL_TYPE(AtollManagerDomainDetails, atoll_manager_domain_details, ATOLL,
+		     MANAGER_DOMAIN_DETAILS, AdwBin)
+
+void atoll_manager_domain_details_set_client(AtollManagerDomainDetails *self,
+					     AtollClient *client);
+/* Shows @name (NULL: nothing) and loads its definition. */
+void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const char *name);
+/* Loads the definition and status again (the overview; settings being
+ * edited are left alone). */
+void atoll_manager_domain_details_reload(AtollManagerDomainDetails *self);
+/* The definition last loaded (GET /v1/domains/NAME), or NULL. */
+JsonNode *atoll_manager_domain_details_get_definition(AtollManagerDomainDetails *self);
+/* Number of stats replies received for the shown domain (tests). */
+guint atoll_manager_domain_details_get_stats_count(AtollManagerDomainDetails *self);
+
+G_END_DECLS

@@ -1,0 +1,558 @@
+/* atoll-manager-window.c - see atoll-manager-window.h.
+ *
+ * Nothing here blocks: every request is atoll_client_request_async(), and
+ * each callback holds a reference on the window so that a reply arriving
+ * after the window closed finds it still valid (the dispose handler cancels
+ * whatever is in flight). */
+#include "atoll-manager-window.h"
+#include "atoll-manager-domain-details.h"
+#include "atoll-manager-new-domain.h"
+#include "atoll-manager-util.h"
+#include "atoll-manager-resources.h"
+
+#include <glib/gi18n.h>
+
+#define POLL_INTERVAL_S 2
+
+typedef struct {
+	double cpu_time_s;
+	gint64 at_us;
+	double percent;
+} CpuSample;
+
+struct _AtollManagerWindow {
+	AdwApplicationWindow parent;
+
+	AdwToastOverlay *toast_overlay;
+	GtkStack *main_stack, *content_stack;
+	AdwStatusPage *error_page;
+	AdwLeaflet *leaflet;
+	GtkListBox *host_list, *domain_list;
+	AdwWindowTitle *content_title;
+	GtkWidget *back_button, *new_button, *primary_button, *retry_button,
+		  *empty_new_button, *more_button, *shutdown_button, *pause_button,
+		  *resume_button, *start_button, *details;
+
+	AtollClient *client;
+	GCancellable *cancel;
+	SoupWebsocketConnection *events;
+	JsonNode *host;
+	GHashTable *rows;       /* name -> AtollManagerDomainRow (owned by the list) */
+	GHashTable *cpu;        /* name -> CpuSample */
+	guint poll_id, refresh_idle;
+	gboolean refreshing, refresh_again;
+	char *error_text, *last_toast, *selected;
+};
+
+G_DEFINE_FINAL_TYPE(AtollManagerWindow, atoll_manager_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* ---- toasts ---- */
+
+void atoll_manager_window_toast(AtollManagerWindow *self, const char *text)
+{
+	g_free(self->last_toast);
+	self->last_toast = g_strdup(text);
+	/* AdwToast titles are markup in libadwaita 1.2. */
+	g_autofree char *escaped = g_markup_escape_text(text, -1);
+	AdwToast *toast = adw_toast_new(escaped);
+	adw_toast_set_timeout(toast, 6);
+	adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+void atoll_manager_window_toast_error(AtollManagerWindow *self, const char *prefix,
+				      const GError *error)
+{
+	g_autofree char *text = g_strdup_printf("%s: %s", prefix, error->message);
+	atoll_manager_window_toast(self, text);
+}
+
+const char *atoll_manager_window_get_last_toast(AtollManagerWindow *self)
+{
+	return self->last_toast;
+}
+
+/* ---- connection ---- */
+
+static void disconnect_events(AtollManagerWindow *self)
+{
+	if (!self->events)
+		return;
+	g_signal_handlers_disconnect_by_data(self->events, self);
+	if (soup_websocket_connection_get_state(self->events) == SOUP_WEBSOCKET_STATE_OPEN)
+		soup_websocket_connection_close(self->events, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+	g_clear_object(&self->events);
+}
+
+static void show_error(AtollManagerWindow *self, const GError *error)
+{
+	g_free(self->error_text);
+	if (g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
+		self->error_text = g_strdup_printf(
+			_("%s.\n\nIs atolld running? Start it with “systemctl start atolld”. "
+			  "Is your user in group atoll? Add it with “sudo usermod -aG atoll "
+			  "$USER” and log in again. Then retry."), error->message);
+	else
+		self->error_text = g_strdup_printf(_("atolld answered: %s.\n\nCheck "
+			"atolld's log (journalctl -u atolld), then retry."), error->message);
+	adw_status_page_set_description(self->error_page, self->error_text);
+	gtk_stack_set_visible_child_name(self->main_stack, "error");
+	g_clear_handle_id(&self->poll_id, g_source_remove);
+	disconnect_events(self);
+	gtk_widget_grab_focus(self->retry_button);
+}
+
+static gboolean poll_tick(gpointer data)
+{
+	atoll_manager_window_refresh(data);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean refresh_idle_cb(gpointer data)
+{
+	AtollManagerWindow *self = data;
+	self->refresh_idle = 0;
+	atoll_manager_window_refresh(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_event(SoupWebsocketConnection *ws, gint type, GBytes *message,
+		     gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)ws;
+	if (type != SOUP_WEBSOCKET_DATA_TEXT)
+		return;
+	gsize len;
+	const char *text = g_bytes_get_data(message, &len);
+	g_autoptr(JsonParser) parser = json_parser_new();
+	if (!json_parser_load_from_data(parser, text, (gssize)len, NULL))
+		return;
+	JsonNode *ev = json_parser_get_root(parser);
+	const char *name = atoll_json_string(ev, "name", NULL);
+	/* Many events may arrive together (a host shutdown): one list fetch
+	 * answers them all. */
+	if (!self->refresh_idle)
+		self->refresh_idle = g_idle_add(refresh_idle_cb, self);
+	if (name && g_strcmp0(name, self->selected) == 0)
+		atoll_manager_domain_details_reload(ATOLL_MANAGER_DOMAIN_DETAILS(self->details));
+}
+
+static void on_events_closed(SoupWebsocketConnection *ws, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)ws;
+	g_clear_object(&self->events);
+	/* atolld restarted or stopped: find out which by connecting again. */
+	atoll_manager_window_toast(self, _("The connection to atolld was lost; reconnecting"));
+	atoll_manager_window_connect(self);
+}
+
+static void events_ready(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerWindow) self = data;
+	g_autoptr(GError) error = NULL;
+	SoupWebsocketConnection *ws =
+		atoll_client_websocket_connect_finish(ATOLL_CLIENT(src), res, &error);
+	if (!ws) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			atoll_manager_window_toast_error(self,
+				_("Live updates are off (the list is refreshed every few seconds)"),
+				error);
+		return;
+	}
+	self->events = ws;
+	soup_websocket_connection_set_keepalive_interval(ws, 0);
+	g_signal_connect(ws, "message", G_CALLBACK(on_event), self);
+	g_signal_connect(ws, "closed", G_CALLBACK(on_events_closed), self);
+	/* Anything that changed between the first list and now. */
+	atoll_manager_window_refresh(self);
+}
+
+static void host_ready(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerWindow) self = data;
+	g_autoptr(GError) error = NULL;
+	JsonNode *host = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (!host) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			show_error(self, error);
+		return;
+	}
+	g_clear_pointer(&self->host, json_node_unref);
+	self->host = host;
+	g_clear_pointer(&self->error_text, g_free);
+	gtk_stack_set_visible_child_name(self->main_stack, "main");
+	atoll_client_websocket_connect_async(self->client, "/v1/events", self->cancel,
+					     events_ready, g_object_ref(self));
+	atoll_manager_window_refresh(self);
+	if (!self->poll_id)
+		self->poll_id = g_timeout_add_seconds(POLL_INTERVAL_S, poll_tick, self);
+}
+
+void atoll_manager_window_connect(AtollManagerWindow *self)
+{
+	g_cancellable_cancel(self->cancel);
+	g_clear_object(&self->cancel);
+	self->cancel = g_cancellable_new();
+	self->refreshing = FALSE;
+	disconnect_events(self);
+	g_clear_handle_id(&self->poll_id, g_source_remove);
+	gtk_stack_set_visible_child_name(self->main_stack, "connecting");
+	atoll_client_request_async(self->client, "GET", "/v1/host", NULL, self->cancel,
+				   host_ready, g_object_ref(self));
+}
+
+const char *atoll_manager_window_get_page(AtollManagerWindow *self)
+{
+	return gtk_stack_get_visible_child_name(self->main_stack);
+}
+
+const char *atoll_manager_window_get_error(AtollManagerWindow *self)
+{
+	return self->error_text;
+}
+
+gboolean atoll_manager_window_has_events(AtollManagerWindow *self)
+{
+	return self->events != NULL;
+}
+
+JsonNode *atoll_manager_window_get_host(AtollManagerWindow *self)
+{
+	return self->host;
+}
+
+AtollClient *atoll_manager_window_get_client(AtollManagerWindow *self)
+{
+	return self->client;
+}
+
+/* ---- the domain list ---- */
+
+static double cpu_percent(AtollManagerWindow *self, const char *name, JsonNode *entry)
+{
+	const char *state = atoll_json_string(entry, "state", "");
+	if (!g_str_equal(state, "running") && !g_str_equal(state, "paused")) {
+		g_hash_table_remove(self->cpu, name);
+		return -1;
+	}
+	double t = atoll_json_double(entry, "cpu_time_s", 0);
+	gint64 now = g_get_monotonic_time();
+	CpuSample *s = g_hash_table_lookup(self->cpu, name);
+	if (!s) {
+		s = g_new0(CpuSample, 1);
+		s->percent = -1;
+		g_hash_table_insert(self->cpu, g_strdup(name), s);
+	} else if (now - s->at_us >= G_USEC_PER_SEC / 2) {
+		s->percent = MAX(0, (t - s->cpu_time_s) * 100.0 * G_USEC_PER_SEC /
+				    (double)(now - s->at_us));
+	} else {
+		return s->percent;
+	}
+	s->cpu_time_s = t;
+	s->at_us = now;
+	return s->percent;
+}
+
+static void update_content_page(AtollManagerWindow *self)
+{
+	const char *page = "unselected";
+	if (g_hash_table_size(self->rows) == 0)
+		page = "empty";
+	else if (self->selected)
+		page = "details";
+	gtk_stack_set_visible_child_name(self->content_stack, page);
+	AtollManagerDomainRow *row = self->selected ?
+		g_hash_table_lookup(self->rows, self->selected) : NULL;
+	adw_window_title_set_title(self->content_title, self->selected ? self->selected : "");
+	adw_window_title_set_subtitle(self->content_title, row ?
+		atoll_state_display_name(atoll_manager_domain_row_get_state(row)) : "");
+	atoll_manager_window_actions_update(self);
+}
+
+static void apply_list(AtollManagerWindow *self, JsonArray *list)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < json_array_get_length(list); i++) {
+		JsonNode *entry = json_array_get_element(list, i);
+		const char *name = atoll_json_string(entry, "name", NULL);
+		if (!name)
+			continue;
+		AtollManagerDomainRow *row = g_hash_table_lookup(self->rows, name);
+		if (!row) {
+			row = atoll_manager_domain_row_new(name);
+			g_hash_table_insert(self->rows, g_strdup(name), row);
+			gtk_list_box_append(self->domain_list, GTK_WIDGET(row));
+		}
+		atoll_manager_domain_row_update(row, entry, cpu_percent(self, name, entry));
+		g_hash_table_add(seen, (gpointer)atoll_manager_domain_row_get_name(row));
+	}
+	GHashTableIter it;
+	gpointer key, value;
+	g_hash_table_iter_init(&it, self->rows);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		if (g_hash_table_contains(seen, key))
+			continue;
+		if (g_strcmp0(key, self->selected) == 0)
+			gtk_list_box_unselect_all(self->domain_list);
+		g_hash_table_remove(self->cpu, key);
+		gtk_list_box_remove(self->domain_list, value);
+		g_hash_table_iter_remove(&it);
+	}
+	gtk_list_box_invalidate_sort(self->domain_list);
+	const char *pending = g_object_get_data(G_OBJECT(self), "select-after-refresh");
+	if (pending && atoll_manager_window_select(self, pending))
+		g_object_set_data(G_OBJECT(self), "select-after-refresh", NULL);
+	update_content_page(self);
+}
+
+static void list_ready(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerWindow) self = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	self->refreshing = FALSE;
+	if (!reply) {
+		if (g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
+			show_error(self, error);
+		else
+			atoll_manager_window_toast_error(self, _("Could not list the domains"), error);
+		return;
+	}
+	JsonArray *list = atoll_client_reply_array(reply, "domains");
+	if (list)
+		apply_list(self, list);
+	if (self->refresh_again) {
+		self->refresh_again = FALSE;
+		atoll_manager_window_refresh(self);
+	}
+}
+
+void atoll_manager_window_refresh(AtollManagerWindow *self)
+{
+	if (!self->cancel || g_cancellable_is_cancelled(self->cancel))
+		return;
+	if (self->refreshing) {
+		/* The reply in flight may predate the change: ask again after. */
+		self->refresh_again = TRUE;
+		return;
+	}
+	self->refreshing = TRUE;
+	atoll_client_request_async(self->client, "GET", "/v1/domains", NULL, self->cancel,
+				   list_ready, g_object_ref(self));
+}
+
+AtollManagerDomainRow *atoll_manager_window_find_row(AtollManagerWindow *self,
+						     const char *name)
+{
+	return g_hash_table_lookup(self->rows, name);
+}
+
+guint atoll_manager_window_get_n_domains(AtollManagerWindow *self)
+{
+	return g_hash_table_size(self->rows);
+}
+
+gboolean atoll_manager_window_select(AtollManagerWindow *self, const char *name)
+{
+	AtollManagerDomainRow *row = g_hash_table_lookup(self->rows, name);
+	if (!row)
+		return FALSE;
+	gtk_list_box_select_row(self->domain_list, GTK_LIST_BOX_ROW(row));
+	return TRUE;
+}
+
+const char *atoll_manager_window_get_selected(AtollManagerWindow *self)
+{
+	return self->selected;
+}
+
+const char *atoll_manager_window_get_content_page(AtollManagerWindow *self)
+{
+	return gtk_stack_get_visible_child_name(self->content_stack);
+}
+
+GtkWidget *atoll_manager_window_get_details(AtollManagerWindow *self)
+{
+	return self->details;
+}
+
+static void on_row_selected(GtkListBox *box, GtkListBoxRow *row, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)box;
+	const char *name = row ? atoll_manager_domain_row_get_name(ATOLL_MANAGER_DOMAIN_ROW(row)) : NULL;
+	if (g_strcmp0(name, self->selected) == 0)
+		return;
+	g_free(self->selected);
+	self->selected = g_strdup(name);
+	atoll_manager_domain_details_show(ATOLL_MANAGER_DOMAIN_DETAILS(self->details), name);
+	update_content_page(self);
+	if (name)
+		adw_leaflet_navigate(self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
+static void on_row_activated(GtkListBox *box, GtkListBoxRow *row, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)box;
+	(void)row;
+	adw_leaflet_navigate(self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+	gtk_widget_child_focus(self->details, GTK_DIR_TAB_FORWARD);
+}
+
+static void on_back(GtkButton *button, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)button;
+	adw_leaflet_navigate(self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+static int sort_rows(GtkListBoxRow *a, GtkListBoxRow *b, gpointer data)
+{
+	(void)data;
+	return g_utf8_collate(atoll_manager_domain_row_get_name(ATOLL_MANAGER_DOMAIN_ROW(a)),
+			      atoll_manager_domain_row_get_name(ATOLL_MANAGER_DOMAIN_ROW(b)));
+}
+
+static void add_host_row(AtollManagerWindow *self)
+{
+	/* Only the local host so far; remote hosts (socket forwarded over ssh)
+	 * will be more rows here. */
+	AdwActionRow *row = ADW_ACTION_ROW(adw_action_row_new());
+	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("This Computer"));
+	adw_action_row_set_subtitle(row, atoll_client_get_socket_path(self->client));
+	adw_action_row_add_prefix(row, gtk_image_new_from_icon_name("computer-symbolic"));
+	g_autofree char *a11y = g_strdup_printf(_("Host: this computer, atolld at %s"),
+						atoll_client_get_socket_path(self->client));
+	atoll_set_accessible_label(GTK_WIDGET(row), a11y);
+	gtk_list_box_append(self->host_list, GTK_WIDGET(row));
+	gtk_list_box_select_row(self->host_list, GTK_LIST_BOX_ROW(row));
+}
+
+/* ---- the new-domain assistant ---- */
+
+static void on_domain_created(AtollManagerNewDomain *dialog, const char *name, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)dialog;
+	g_autofree char *text = g_strdup_printf(_("Domain “%s” defined"), name);
+	atoll_manager_window_toast(self, text);
+	g_free(self->selected);
+	self->selected = NULL;
+	/* Select it once the list has it (the event or this refresh). */
+	g_object_set_data_full(G_OBJECT(self), "select-after-refresh", g_strdup(name), g_free);
+	atoll_manager_window_refresh(self);
+}
+
+GtkWindow *atoll_manager_window_new_domain(AtollManagerWindow *self)
+{
+	AtollManagerNewDomain *dialog = atoll_manager_new_domain_new(GTK_WINDOW(self),
+								     self->client, self->host);
+	g_signal_connect_object(dialog, "created", G_CALLBACK(on_domain_created), self, 0);
+	gtk_window_present(GTK_WINDOW(dialog));
+	return GTK_WINDOW(dialog);
+}
+
+/* ---- GObject ---- */
+
+static void atoll_manager_window_dispose(GObject *object)
+{
+	AtollManagerWindow *self = ATOLL_MANAGER_WINDOW(object);
+	if (self->cancel)
+		g_cancellable_cancel(self->cancel);
+	disconnect_events(self);
+	g_clear_handle_id(&self->poll_id, g_source_remove);
+	g_clear_handle_id(&self->refresh_idle, g_source_remove);
+	/* Removing the rows selects nothing: not news for the details pane. */
+	if (self->domain_list)
+		g_signal_handlers_disconnect_by_data(self->domain_list, self);
+	gtk_widget_dispose_template(GTK_WIDGET(self), ATOLL_TYPE_MANAGER_WINDOW);
+	G_OBJECT_CLASS(atoll_manager_window_parent_class)->dispose(object);
+}
+
+static void atoll_manager_window_finalize(GObject *object)
+{
+	AtollManagerWindow *self = ATOLL_MANAGER_WINDOW(object);
+	g_clear_object(&self->cancel);
+	g_clear_object(&self->client);
+	g_clear_pointer(&self->host, json_node_unref);
+	g_hash_table_unref(self->rows);
+	g_hash_table_unref(self->cpu);
+	g_free(self->error_text);
+	g_free(self->last_toast);
+	g_free(self->selected);
+	G_OBJECT_CLASS(atoll_manager_window_parent_class)->finalize(object);
+}
+
+static void atoll_manager_window_class_init(AtollManagerWindowClass *klass)
+{
+	GtkWidgetClass *wc = GTK_WIDGET_CLASS(klass);
+	G_OBJECT_CLASS(klass)->dispose = atoll_manager_window_dispose;
+	G_OBJECT_CLASS(klass)->finalize = atoll_manager_window_finalize;
+
+	/* Referencing the resource keeps its object file (and the constructor
+	 * that registers it) when linked from the static library. */
+	(void)atoll_manager_get_resource();
+	g_type_ensure(ATOLL_TYPE_MANAGER_DOMAIN_DETAILS);
+	gtk_widget_class_set_template_from_resource(wc, "/org/atoll/Manager/atoll-manager-window.ui");
+#define BIND(x) gtk_widget_class_bind_template_child(wc, AtollManagerWindow, x)
+	BIND(toast_overlay); BIND(main_stack); BIND(content_stack); BIND(error_page);
+	BIND(leaflet); BIND(host_list); BIND(domain_list); BIND(content_title);
+	BIND(back_button); BIND(new_button); BIND(primary_button); BIND(retry_button);
+	BIND(empty_new_button); BIND(more_button); BIND(shutdown_button);
+	BIND(pause_button); BIND(resume_button); BIND(start_button); BIND(details);
+#undef BIND
+	gtk_widget_class_add_binding_action(wc, GDK_KEY_n, GDK_CONTROL_MASK, "win.new-domain", NULL);
+	gtk_widget_class_add_binding_action(wc, GDK_KEY_F5, 0, "win.refresh", NULL);
+	gtk_widget_class_add_binding_action(wc, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
+	gtk_widget_class_add_binding_action(wc, GDK_KEY_Delete, 0, "win.delete", NULL);
+}
+
+static void label_controls(AtollManagerWindow *self)
+{
+	static const struct { gsize offset; const char *label; } labels[] = {
+		{ G_STRUCT_OFFSET(AtollManagerWindow, back_button), N_("Back to the domain list") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, new_button), N_("New domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, primary_button), N_("Main menu") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, retry_button), N_("Retry connecting to atolld") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, empty_new_button), N_("New domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, more_button), N_("More domain actions") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, shutdown_button), N_("Shut down the domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, pause_button), N_("Pause the domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, resume_button), N_("Resume the domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, start_button), N_("Start the domain") },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(labels); i++)
+		atoll_set_accessible_label(G_STRUCT_MEMBER(GtkWidget *, self, labels[i].offset),
+					   _(labels[i].label));
+	atoll_set_accessible_label(GTK_WIDGET(self->host_list), _("Hosts"));
+	atoll_set_accessible_label(GTK_WIDGET(self->domain_list), _("Domains"));
+}
+
+static void atoll_manager_window_init(AtollManagerWindow *self)
+{
+	gtk_widget_init_template(GTK_WIDGET(self));
+	self->rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->cpu = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	gtk_list_box_set_sort_func(self->domain_list, sort_rows, NULL, NULL);
+	g_signal_connect(self->domain_list, "row-selected", G_CALLBACK(on_row_selected), self);
+	g_signal_connect(self->domain_list, "row-activated", G_CALLBACK(on_row_activated), self);
+	g_signal_connect(self->back_button, "clicked", G_CALLBACK(on_back), self);
+	label_controls(self);
+	atoll_manager_window_actions_init(self);
+}
+
+AtollManagerWindow *atoll_manager_window_new(GtkApplication *app, const char *socket_path)
+{
+	AtollManagerWindow *self = g_object_new(ATOLL_TYPE_MANAGER_WINDOW,
+						"application", app, NULL);
+	self->client = atoll_client_new(socket_path);
+	atoll_manager_domain_details_set_client(ATOLL_MANAGER_DOMAIN_DETAILS(self->details),
+						self->client);
+	add_host_row(self);
+	atoll_manager_window_connect(self);
+	return self;
+}

@@ -1,0 +1,58 @@
+/* atoll-manager-window.h - the main window: host and domain lists in a
+ * leaflet sidebar, the selected domain's details on the right.  Talks to
+ * one atolld with async requests only and follows its /v1/events. */
+#pragma once
+
+#include <adwaita.h>
+#include "atoll-client.h"
+#include "atoll-manager-domain-row.h"
+
+G_BEGIN_DECLS
+
+#define ATOLL_TYPE_MANAGER_WINDOW (atoll_manager_window_get_type())
+G_DECLARE_FINAL_TYPE(AtollManagerWindow, atoll_manager_window, ATOLL, MANAGER_WINDOW,
+		     AdwApplicationWindow)
+
+/* @socket_path NULL: $ATOLL_SOCKET or the default.  Connects at once. */
+AtollManagerWindow *atoll_manager_window_new(GtkApplication *app, const char *socket_path);
+AtollClient *atoll_manager_window_get_client(AtollManagerWindow *self);
+
+/* Starts over: GET /v1/host, the event stream, the domain list. */
+void atoll_manager_window_connect(AtollManagerWindow *self);
+/* "connecting", "error" or "main". */
+const char *atoll_manager_window_get_page(AtollManagerWindow *self);
+/* What the error page says, NULL when connected. */
+const char *atoll_manager_window_get_error(AtollManagerWindow *self);
+/* TRUE while the /v1/events WebSocket is open. */
+gboolean atoll_manager_window_has_events(AtollManagerWindow *self);
+/* The host facts of GET /v1/host (NULL before connecting). */
+JsonNode *atoll_manager_window_get_host(AtollManagerWindow *self);
+
+/* Fetches the domain list again (async). */
+void atoll_manager_window_refresh(AtollManagerWindow *self);
+AtollManagerDomainRow *atoll_manager_window_find_row(AtollManagerWindow *self,
+						     const char *name);
+guint atoll_manager_window_get_n_domains(AtollManagerWindow *self);
+gboolean atoll_manager_window_select(AtollManagerWindow *self, const char *name);
+/* The selected domain's name or NULL. */
+const char *atoll_manager_window_get_selected(AtollManagerWindow *self);
+/* "empty", "unselected" or "details". */
+const char *atoll_manager_window_get_content_page(AtollManagerWindow *self);
+GtkWidget *atoll_manager_window_get_details(AtollManagerWindow *self);
+
+/* Shows an error toast: @prefix ("Could not start web") and the server's
+ * message. */
+void atoll_manager_window_toast_error(AtollManagerWindow *self, const char *prefix,
+				      const GError *error);
+void atoll_manager_window_toast(AtollManagerWindow *self, const char *text);
+/* The text of the last toast shown (tests). */
+const char *atoll_manager_window_get_last_toast(AtollManagerWindow *self);
+
+/* Opens the new-domain assistant and returns it. */
+GtkWindow *atoll_manager_window_new_domain(AtollManagerWindow *self);
+
+/* Actions (atoll-manager-window-actions.c). */
+void atoll_manager_window_actions_init(AtollManagerWindow *self);
+void atoll_manager_window_actions_update(AtollManagerWindow *self);
+
+G_END_DECLS
