@@ -86,6 +86,19 @@ LIBVIRT_MODULES = ['crc32c_generic', 'bridge', 'veth', 'nf_tables', 'nft_compat'
                    'xt_tcpudp', 'xt_comment', 'xt_addrtype', 'ipt_REJECT',
                    'ip6t_REJECT', 'nf_conntrack', 'nf_nat']
 LIBVIRT_PACKAGES = 'libvirt-daemon libvirt-clients dnsmasq-base iptables'
+# libvirt's own "default" network (libvirt-daemon-config-network's
+# default.xml), written here so that the host needs no network defined.
+LIBVIRT_DEFAULT_NET = '''<network>
+  <name>default</name>
+  <bridge name='virbr0'/>
+  <forward/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+    </dhcp>
+  </ip>
+</network>
+'''
 LIBVIRTD_CONF = '''# hwsim dom0: root only, no polkit, log to stderr
 unix_sock_group = "root"
 unix_sock_ro_perms = "0770"
@@ -367,8 +380,9 @@ def add_libvirt(c):
     """libvirtd with its network driver, dnsmasq, iptables-nft, virsh."""
     missing = [b for b in LIBVIRT_BINARIES if not os.path.exists(b)]
     if missing:
-        raise RuntimeError(f'the libvirt scenario needs {", ".join(missing)}: run '
-                           f'tests/system/install-deps.sh (Debian: {LIBVIRT_PACKAGES})')
+        # like a missing QEMU: this machine lacks what install-deps.sh adds
+        raise Skip(f'the libvirt scenario needs {", ".join(missing)}: run '
+                   f'tests/system/install-deps.sh (Debian: {LIBVIRT_PACKAGES})')
     for b in LIBVIRT_BINARIES:
         c.binary(b.lstrip('/'), b)
     for l in LIBVIRT_XTABLES_LINKS:
@@ -376,7 +390,7 @@ def add_libvirt(c):
     # iptables loads its matches and targets with dlopen; their libraries
     # are those of xtables-nft-multi.
     c.tree(LIBDIR.lstrip('/') + '/xtables', LIBDIR + '/xtables')
-    c.tree('usr/share/libvirt/networks', '/usr/share/libvirt/networks')
+    c.data('usr/share/libvirt/networks/default.xml', LIBVIRT_DEFAULT_NET)
     c.data('etc/libvirt/libvirtd.conf', LIBVIRTD_CONF)
     c.data('etc/libvirt/libvirt.conf', '')
     for d in ('var/lib/libvirt/dnsmasq', 'var/lib/libvirt/network', 'var/lib/misc',

@@ -13,5 +13,10 @@ apt-get update -q
 #   ipxe-qemu and qemu-system-data firmware);
 # busybox-static: dom0 and domU userland; python3: the harness;
 # dpkg/apt/libc-bin (dpkg-deb, apt-get download, ldd) are always there.
+# The libvirt scenario copies the host's libvirtd (network driver), virsh,
+# dnsmasq and iptables-nft into dom0: libvirt-daemon, libvirt-clients,
+# dnsmasq-base, iptables.  Nothing of them runs on the host itself
+# (libvirt-daemon without -system starts no service).
 apt-get install -y -q --no-install-recommends \
-	qemu-system-x86 busybox-static python3 cpio
+	qemu-system-x86 busybox-static python3 cpio \
+	libvirt-daemon libvirt-clients dnsmasq-base iptables

@@ -51,38 +51,17 @@ iptables-save -t nat 2>/dev/null | grep -q 'MASQUERADE' &&
 	ok "libvirt installed its NAT rules: $(iptables-save -t nat | grep -c MASQUERADE) MASQUERADE rule(s)" ||
 	fail "no MASQUERADE rule in the nat table after net-start"
 
-# 2. atolld on libvirt; atoll network-list.
+# 2. atolld on libvirt.
 atolld_start || {
 	fail "atolld did not start (exit $ATOLLD_RC): $(tail -n 3 "$W/atolld.log" | tr '\n' ' ')"
 	finish
 }
-A network-list
-row=$(awk '$1 == "default"' "$W/a.out")
-set -- $row
-[ $ARC = 0 ] && [ "$2" = virbr0 ] && [ "$3" = yes ] && [ "$4" = nat ] &&
-	[ "$5" = 192.168.122.1/24 ] && [ "$6" = 192.168.122.2-192.168.122.254 ] &&
-	ok "network-list: $row" ||
-	fail "network-list exited $ARC; row of default is '$row', expected default virbr0 yes nat 192.168.122.1/24 192.168.122.2-192.168.122.254"
-
-# An xl.cfg vif on bridge=virbr0 maps to network "default" (atoll asks
-# atolld for the networks).
-cat > "$W/xlnet.cfg" <<EOF
-name = "xlnet"
-memory = 128
-vcpus = 1
-kernel = "$DOMU_KERNEL"
-vif = [ 'mac=52:54:00:A7:02:02,bridge=virbr0,model=virtio' ]
-EOF
-A define "$W/xlnet.cfg"
-A info --json xlnet
-[ "$(json_first network)" = default ] && [ "$(json_first mac)" = 52:54:00:a7:02:02 ] &&
-	ok "xl.cfg vif bridge=virbr0 became a NIC on network default" ||
-	fail "xl.cfg vif bridge=virbr0: NIC network '$(json_first network)', mac '$(json_first mac)'; expected default, 52:54:00:a7:02:02"
-
 # 3. A domain with a NIC on "default": DHCP from dnsmasq, ping to virbr0.
+#    Its start is this atolld's first use of libvirt (no /v1/networks call
+#    before it): atolld must connect on demand.
 domain_json lvnet dhcp "\"nics\": [{\"type\": \"network\", \"network\": \"default\", \"mac\": \"$MAC\"}]" > "$W/lvnet.json"
 A define "$W/lvnet.json" || fail "atoll define lvnet.json exited $ARC: $(cat "$W/a.err")"
-A start lvnet || fail "atoll start lvnet exited $ARC: $(cat "$W/a.err")"
+A start lvnet || { fail "atoll start lvnet exited $ARC: $(cat "$W/a.err")"; finish; }
 wait_state lvnet running 60 || fail "lvnet: state '$(dom_state lvnet)' 60 s after start, expected running"
 [ -e "/sys/class/net/virbr0/brif/$TAP" ] &&
 	ok "tap $TAP is a port of virbr0" ||
@@ -111,7 +90,30 @@ else
 	fail "lvnet: the domU did not reach its console step: $(tail -n 3 "$(console_log lvnet)" | tr -d '\r' | tr '\n' '|')"
 fi
 
-# 4. Stop it: the tap goes away.
+A network-list
+row=$(awk '$1 == "default"' "$W/a.out")
+set -- $row
+[ $ARC = 0 ] && [ "$2" = virbr0 ] && [ "$3" = yes ] && [ "$4" = nat ] &&
+	[ "$5" = 192.168.122.1/24 ] && [ "$6" = 192.168.122.2-192.168.122.254 ] &&
+	ok "network-list: $row" ||
+	fail "network-list exited $ARC; row of default is '$row', expected default virbr0 yes nat 192.168.122.1/24 192.168.122.2-192.168.122.254"
+
+# 4. An xl.cfg vif on bridge=virbr0 maps to network "default" (atoll asks
+# atolld for the networks).
+cat > "$W/xlnet.cfg" <<EOF
+name = "xlnet"
+memory = 128
+vcpus = 1
+kernel = "$DOMU_KERNEL"
+vif = [ 'mac=52:54:00:A7:02:02,bridge=virbr0,model=virtio' ]
+EOF
+A define "$W/xlnet.cfg"
+A info --json xlnet
+[ "$(json_first network)" = default ] && [ "$(json_first mac)" = 52:54:00:a7:02:02 ] &&
+	ok "xl.cfg vif bridge=virbr0 became a NIC on network default" ||
+	fail "xl.cfg vif bridge=virbr0: NIC network '$(json_first network)', mac '$(json_first mac)'; expected default, 52:54:00:a7:02:02"
+
+# 5. Stop it: the tap goes away.
 A shutdown -w lvnet
 [ $ARC = 0 ] && ok "lvnet: shut down" || fail "lvnet: atoll shutdown -w exited $ARC: $(cat "$W/a.err")"
 i=0

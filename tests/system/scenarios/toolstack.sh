@@ -88,6 +88,7 @@ A info --json xlvm
 for n in web db xlvm; do
 	A start "$n" || fail "atoll start $n exited $ARC: $(cat "$W/a.err")"
 done
+[ "$FAILS" = 0 ] || finish
 for n in web db xlvm; do
 	wait_state "$n" running 60 || fail "$n: state '$(dom_state "$n")' 60 s after start, expected running"
 done
