@@ -6,6 +6,7 @@ pkgs=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   libglib2.0-dev libjson-glib-dev libseccomp-dev
   liblzma-dev zlib1g-dev libzstd-dev
+  libsoup-3.0-dev libvirt-dev libxml2-dev
   libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
   xvfb imagemagick xdotool dbus desktop-file-utils appstream
 )
