@@ -255,6 +255,21 @@ static void handle_system_event(struct vcpu *vcpu)
 	}
 }
 
+/* On AMD hosts KVM puts a vCPU through INIT before it reports a triple
+ * fault, so the registers just dumped are the reset state, not the
+ * crash's.  Say so rather than let them mislead. */
+static void explain_reset_state(struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) == 0 && ioctl(vcpu->fd, KVM_GET_SREGS, &s) == 0 &&
+	    r.rip == 0xfff0 && s.cs.base == 0xffff0000)
+		log_error("vCPU %u: these are reset values: this host's KVM resets a vCPU on a "
+			  "triple fault before reporting it, so the crashing state is lost; "
+			  "boot the guest with a serial console and \"panic=0\" or "
+			  "\"earlyprintk=ttyS0\" to see the guest's own report", vcpu->id);
+}
+
 /* Returns false when the thread should stop. */
 static bool handle_exit(struct vcpu *vcpu)
 {
@@ -278,6 +293,7 @@ static bool handle_exit(struct vcpu *vcpu)
 			return false;
 		log_error("vCPU %u: triple fault (the guest crashed)", vcpu->id);
 		vcpu_dump_state(vcpu);
+		explain_reset_state(vcpu);
 		vm->crash_vcpu = vcpu->id;
 		vm_request_exit(vm, VM_EXIT_CRASH);
 		return false;
