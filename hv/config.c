@@ -67,8 +67,10 @@ static void disks_free(struct disk_config *d, size_t n)
 
 static void nics_free(struct nic_config *n, size_t count)
 {
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		g_free(n[i].tap);
+		g_free(n[i].socket);
+	}
 	g_free(n);
 }
 
@@ -542,6 +544,15 @@ static int n_fd(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 	return 0;
 }
 
+static int n_socket(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	if (j_string(n, f, &s, err, errlen) < 0 || check_path(s, f, err, errlen) < 0)
+		return -1;
+	set_str(&((struct nic_config *)t)->socket, s);
+	return 0;
+}
+
 static int n_mac(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	struct nic_config *nic = t;
@@ -553,7 +564,7 @@ static int n_mac(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 }
 
 static const struct member nic_members[] = {
-	{ "tap", n_tap }, { "fd", n_fd }, { "mac", n_mac },
+	{ "tap", n_tap }, { "fd", n_fd }, { "socket", n_socket }, { "mac", n_mac },
 };
 
 static int check_disk(const struct disk_config *d, const char *field, char *err, size_t errlen)
@@ -572,16 +583,23 @@ static int check_disk(const struct disk_config *d, const char *field, char *err,
 
 static int check_nic(const struct nic_config *n, const char *field, char *err, size_t errlen)
 {
-	if (n->tap && n->tap_fd >= 0)
-		return fail(err, errlen, "%s: both tap and fd given — use one: tap=IFNAME opens the interface, fd=N uses one already open",
+	int backends = !!n->tap + (n->tap_fd >= 0) + !!n->socket;
+
+	if (backends > 1)
+		return fail(err, errlen, "%s: more than one of tap, fd and socket given — use one: tap=IFNAME opens the interface, fd=N uses a tap already open, socket=PATH connects to passt",
 			    field);
-	if (!n->tap && n->tap_fd < 0)
-		return fail(err, errlen, "%s: no backend — give tap (an interface name such as tap0) or fd (an open tap file descriptor)",
+	if (!backends)
+		return fail(err, errlen, "%s: no backend — give tap (an interface name such as tap0), fd (an open tap file descriptor) or socket (a passt socket path)",
 			    field);
 	if (n->tap) {
 		char f[160];
 		snprintf(f, sizeof(f), "%s.tap", field);
 		return check_tap_name(n->tap, f, err, errlen);
+	}
+	if (n->socket) {
+		char f[160];
+		snprintf(f, sizeof(f), "%s.socket", field);
+		return check_path(n->socket, f, err, errlen);
 	}
 	return 0;
 }
@@ -952,6 +970,8 @@ void vm_config_usage(FILE *out, const char *prog)
 "                         virtio-blk disk; repeat for more (/dev/vda, vdb, ...)\n"
 "  --net tap=IFNAME[,mac=52:54:00:xx:xx:xx]\n"
 "  --net fd=N[,mac=...]   virtio-net NIC on a tap device; repeat for more\n"
+"  --net socket=PATH[,mac=...]\n"
+"                         virtio-net NIC on a passt (qemu stream) unix socket\n"
 "  --serial stdio|pty|unix:PATH|file:PATH|none\n"
 "                         COM1 16550A, the guest's ttyS0 (default stdio)\n"
 "  --console stdio|pty|unix:PATH|file:PATH|none\n"
@@ -1309,13 +1329,18 @@ static int parse_net_flag(const char *spec, struct nic_config *n, char *err, siz
 				goto out;
 			}
 			n->tap_fd = (int)fd;
+		} else if (!strcmp(kv->key, "socket")) {
+			if (kv_need_value(kv, "--net", err, errlen) < 0 ||
+			    check_path(kv->val, "--net socket", err, errlen) < 0)
+				goto out;
+			set_str(&n->socket, kv->val);
 		} else if (!strcmp(kv->key, "mac")) {
 			if (kv_need_value(kv, "--net", err, errlen) < 0 ||
 			    parse_mac(kv->val, "--net mac", n->mac, err, errlen) < 0)
 				goto out;
 			n->has_mac = true;
 		} else {
-			fail(err, errlen, "--net: unknown key \"%s\" — use tap=IFNAME or fd=N, optionally ,mac=52:54:00:xx:xx:xx",
+			fail(err, errlen, "--net: unknown key \"%s\" — use tap=IFNAME, fd=N or socket=PATH, optionally ,mac=52:54:00:xx:xx:xx",
 			     kv->key);
 			goto out;
 		}
@@ -1373,6 +1398,7 @@ static int add_nic(struct vm_config *cfg, struct list_state *ls, const char *arg
 
 	if (parse_net_flag(arg, &n, err, errlen) < 0) {
 		g_free(n.tap);
+		g_free(n.socket);
 		return -1;
 	}
 	if (!ls->nics_from_flags) {
@@ -1383,6 +1409,7 @@ static int add_nic(struct vm_config *cfg, struct list_state *ls, const char *arg
 	}
 	if (cfg->n_nics >= VM_MAX_NICS) {
 		g_free(n.tap);
+		g_free(n.socket);
 		return fail(err, errlen, "--net: more than %d NICs — remove some", VM_MAX_NICS);
 	}
 	cfg->nics = g_renew(struct nic_config, cfg->nics, cfg->n_nics + 1);

@@ -36,6 +36,8 @@ struct disk_config {
 struct nic_config {
 	char *tap;       /* tap interface name to open (created if missing) */
 	int tap_fd;      /* or an already-open tap fd handed over; -1 if none */
+	char *socket;    /* or a unix stream socket speaking length-prefixed
+			  * frames (passt): see backends/stream.h */
 	uint8_t mac[6];
 	bool has_mac;    /* else a stable MAC is derived from name + index */
 };

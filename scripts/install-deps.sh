@@ -9,6 +9,7 @@ pkgs=(
   libsoup-3.0-dev libvirt-dev libxml2-dev
   libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
   xvfb imagemagick xdotool dbus desktop-file-utils appstream
+  passt
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <glib/gstdio.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -37,6 +38,10 @@
 #define START_MARKER "atolld: starting atoll-vmm"
 #define UNIX_PATH_MAX_LEN 107
 #define MAX_NICS 8                    /* atoll-vmm's limit (docs/vm-config.md) */
+#define PASST_WAIT_MS 5000            /* for passt's socket to appear */
+
+static void stop_passt(const Atolld *d, const char *name);
+static void child_setup(gpointer data);
 
 static void teardown_taps(const char *name);
 
@@ -145,7 +150,18 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	for (guint i = 0; def->nics && i < def->nics->len; i++) {
 		const NicDef *nic = g_ptr_array_index(def->nics, i);
 		g_autofree char *v = NULL;
-		if (nic_fds && nic_fds[i] >= 0)
+		if (nic->type == NIC_USER) {
+			g_autofree char *sock = supervisor_passt_socket(d, def->name, i);
+			g_autofree char *esc = escape_commas(sock);
+			if (strlen(sock) > UNIX_PATH_MAX_LEN) {
+				g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+					    "nics[%u]: the passt socket path %s is longer than %d "
+					    "bytes: give atolld a shorter run directory", i, sock,
+					    UNIX_PATH_MAX_LEN);
+				return NULL;
+			}
+			v = g_strdup_printf("socket=%s", esc);
+		} else if (nic_fds && nic_fds[i] >= 0)
 			v = g_strdup_printf("fd=%u", 3 + i);
 		else if (nic_taps && nic_taps[i])
 			v = g_strdup_printf("tap=%s", nic_taps[i]);
@@ -556,6 +572,7 @@ static void vmm_exited(Vmm *v)
 	remove_run_files(v);
 	if (v->named_taps)
 		teardown_taps(dom->name);
+	stop_passt(dom->daemon, dom->name);
 	stats_detach(dom);
 	console_detach(dom);
 	dom->vmm = NULL;
@@ -694,6 +711,161 @@ static char *libvirt_tap(Atolld *d, const DomainDef *def, unsigned i, GError **e
 }
 #endif
 
+/* ------------------------------------------------------------ passt */
+
+char *supervisor_passt_dir(const Atolld *d)
+{
+	return g_build_filename(d->run_dir, "passt", NULL);
+}
+
+char *supervisor_passt_socket(const Atolld *d, const char *name, unsigned i)
+{
+	g_autofree char *dir = supervisor_passt_dir(d);
+	g_autofree char *base = g_strdup_printf("%s.%u.sock", name, i);
+	return g_build_filename(dir, base, NULL);
+}
+
+GPtrArray *supervisor_passt_argv(const char *passt, const char *socket_path)
+{
+	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+	/* --mtu 1500: passt's default (65520) would have the guest send and
+	 * expect frames larger than virtio-net's receive buffers without
+	 * offloads.  No --one-off: in passt 2023-03 it exits before any
+	 * client connects. */
+	const char *const args[] = { passt, "--socket", socket_path, "--foreground",
+				     "--quiet", "--mtu", "1500" };
+	for (size_t i = 0; i < G_N_ELEMENTS(args); i++)
+		g_ptr_array_add(argv, g_strdup(args[i]));
+	g_ptr_array_add(argv, NULL);
+	return argv;
+}
+
+/* passt drops root for "nobody" before it binds its socket: give it a
+ * directory of its own that nobody may write, and only nobody (and root). */
+static bool passt_dir_ready(const Atolld *d, GError **error)
+{
+	g_autofree char *dir = supervisor_passt_dir(d);
+	if (!ensure_dir(dir, 0700, error))
+		return false;
+	if (geteuid() != 0)
+		return true;
+	const struct passwd *pw = getpwnam("nobody");
+	if (!pw || chown(dir, pw->pw_uid, pw->pw_gid) < 0) {
+		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+			    "cannot hand %s to user nobody (passt runs as nobody): %s",
+			    dir, pw ? g_strerror(errno) : "no such user");
+		return false;
+	}
+	return true;
+}
+
+static char *passt_pidfile(const Atolld *d, const char *name, unsigned i)
+{
+	g_autofree char *dir = supervisor_passt_dir(d);
+	g_autofree char *base = g_strdup_printf("%s.%u.pid", name, i);
+	return g_build_filename(dir, base, NULL);
+}
+
+static void passt_reaped(GPid pid, gint status, gpointer data)
+{
+	(void)status;
+	(void)data;
+	g_spawn_close_pid(pid);
+}
+
+static bool is_passt(int pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/comm", pid);
+	g_autofree char *comm = NULL;
+	return g_file_get_contents(path, &comm, NULL, NULL) && g_str_has_prefix(comm, "passt");
+}
+
+/* The domain's passt processes (also ones an earlier atolld started, from
+ * their pid files): stop them and remove their files. */
+static void stop_passt(const Atolld *d, const char *name)
+{
+	for (unsigned i = 0; i < MAX_NICS; i++) {
+		g_autofree char *pidfile = passt_pidfile(d, name, i);
+		g_autofree char *sock = supervisor_passt_socket(d, name, i);
+		int pid = supervisor_read_pidfile(pidfile);
+		if (pid > 0 && is_passt(pid))
+			kill(pid, SIGTERM);
+		g_unlink(pidfile);
+		g_unlink(sock);
+	}
+}
+
+/* Wait until passt listens (or exits: a host without a usable network
+ * interface makes it refuse to start). */
+static bool passt_wait(GPid pid, const char *sock, unsigned i, const char *log_path,
+		       GError **error)
+{
+	for (int waited = 0; waited < PASST_WAIT_MS; waited += 20) {
+		GStatBuf st;
+		if (g_stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			/* bind() comes just before listen(). */
+			g_usleep(20 * 1000);
+			return true;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+				    "nics[%u]: passt exited at start (see %s; a host without a "
+				    "network interface with a default route cannot give user "
+				    "networking)", i, log_path);
+			return false;
+		}
+		g_usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+		    "nics[%u]: passt did not create its socket %s within %d s (see %s)",
+		    i, sock, PASST_WAIT_MS / 1000, log_path);
+	return false;
+}
+
+static bool start_passt(const Atolld *d, const char *name, unsigned i, GError **error)
+{
+	g_autofree char *passt = g_find_program_in_path("passt");
+	if (!passt) {
+		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+			    "nics[%u]: \"user\" networking needs passt, which is not "
+			    "installed; install the passt package", i);
+		return false;
+	}
+	if (!passt_dir_ready(d, error))
+		return false;
+	g_autofree char *sock = supervisor_passt_socket(d, name, i);
+	g_autofree char *log_path = supervisor_path(d, name, ".log");
+	g_unlink(sock);
+	int logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	g_autoptr(GPtrArray) argv = supervisor_passt_argv(passt, sock);
+	g_autoptr(GError) e = NULL;
+	GPid pid = 0;
+	bool ok = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)argv->pdata, NULL,
+		G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+		(logfd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL : 0),
+		child_setup, NULL, -1, logfd, logfd, NULL, NULL, 0, &pid, NULL, NULL, NULL, &e);
+	if (logfd >= 0)
+		close(logfd);
+	if (!ok) {
+		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST, "nics[%u]: cannot run %s: %s",
+			    i, passt, e->message);
+		return false;
+	}
+	ok = passt_wait(pid, sock, i, log_path, error);
+	if (ok) {
+		g_autofree char *pidfile = passt_pidfile(d, name, i);
+		g_autoptr(GError) perr = NULL;
+		if (!supervisor_write_pidfile(pidfile, pid, &perr))
+			g_warning("domain %s: %s; passt will not be stopped if atolld restarts",
+				  name, perr->message);
+		g_child_watch_add(pid, passt_reaped, NULL);
+	} else if (waitpid(pid, NULL, WNOHANG) != pid) {
+		g_child_watch_add(pid, passt_reaped, NULL);
+	}
+	return ok;
+}
+
 /* One entry per NIC in fds (an fd for the VMM, or -1) and taps (a tap
  * name, or NULL). */
 static bool prepare_nics(Atolld *d, const DomainDef *def, GArray *fds,
@@ -705,10 +877,11 @@ static bool prepare_nics(Atolld *d, const DomainDef *def, GArray *fds,
 		int fd = -1;
 		char *tap = NULL;
 		if (nic->type == NIC_USER) {
-			g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
-				    "nics[%u].type: \"user\" networking is not supported by "
-				    "atoll-vmm yet; use \"network\" or \"isolated\"", i);
-			return false;
+			if (!start_passt(d, def->name, i, error))
+				return false;
+			g_array_append_val(fds, fd);
+			g_ptr_array_add(taps, tap);
+			continue;
 		}
 #ifdef ATOLLD_HAVE_LIBVIRT
 		*named = true;
@@ -837,6 +1010,7 @@ bool supervisor_start(Domain *dom, GError **error)
 	if (!ok) {
 		if (named)
 			teardown_taps(dom->name);
+		stop_passt(d, dom->name);
 		return false;
 	}
 
@@ -1020,6 +1194,7 @@ static void record_missed_exit(Domain *dom, const char *pid_path)
 	g_unlink(spice);
 	if (dom->def && dom->def->nics && dom->def->nics->len)
 		teardown_taps(dom->name);
+	stop_passt(dom->daemon, dom->name);
 	domain_set_state(dom, strcmp(reason, "crash") == 0 ? DOMAIN_CRASHED : DOMAIN_SHUTOFF,
 			 reason);
 }

@@ -49,6 +49,12 @@ char *supervisor_path(const Atolld *d, const char *name, const char *suffix);
 GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 				 const int *nic_fds, char *const *nic_taps,
 				 GError **error);
+/* passt (user networking): its directory (run_dir/passt, owned by nobody
+ * when atolld is root, since passt drops to nobody before binding), NIC
+ * i's socket in it, and passt's argv (NULL-terminated) serving that socket. */
+char *supervisor_passt_dir(const Atolld *d);
+char *supervisor_passt_socket(const Atolld *d, const char *name, unsigned i);
+GPtrArray *supervisor_passt_argv(const char *passt, const char *socket_path);
 /* The exit reason for a waitpid status; last_line is the VMM's last log
  * line (for "vmm-error: ..."), may be NULL. */
 char *supervisor_exit_reason(int wait_status, const char *last_line);

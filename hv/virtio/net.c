@@ -1,4 +1,4 @@
-/* virtio-net (virtio 1.x, 5.1) on a tap backend.
+/* virtio-net (virtio 1.x, 5.1) on a tap or stream (passt) backend.
  *
  * Features: MAC and STATUS only.  No checksum/segmentation offloads, so
  * every frame is at most MTU-sized and fits one receive buffer; that is why
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../backends/stream.h"
 #include "../backends/tap.h"
 #include "../evloop.h"
 #include "../log.h"
@@ -54,6 +55,9 @@ struct virtio_net {
 	bool own_fd;
 	struct evloop_watch *tap_watch;   /* NULL once the tap went away */
 	bool rx_watching;
+	/* The stream backend (tap_fd is then its socket), or NULL for a tap. */
+	struct net_stream *stream;
+	uint32_t watch_events;            /* what tap_watch waits for now */
 	bool active;
 	/* A receive chain popped but not yet filled: kept across EAGAIN and
 	 * dropped frames instead of being handed back empty. */
@@ -80,24 +84,46 @@ static void net_note_drop(struct virtio_net *net, const char *dir, const char *w
 		 net->logged == NET_LOG_LIMIT ? " (further drops not logged)" : "");
 }
 
+/* Watch for input while receive buffers are wanted, and, on a stream,
+ * for room to send while queued TX bytes wait. */
+static void net_watch_update(struct virtio_net *net)
+{
+	uint32_t ev = net->rx_watching ? EPOLLIN : 0;
+
+	if (net->stream && net_stream_tx_pending(net->stream))
+		ev |= EPOLLOUT;
+	if (!net->tap_watch || ev == net->watch_events)
+		return;
+	if (evloop_modify(&net->vdev.vm->loop, net->tap_watch, ev) < 0) {
+		log_error("virtio-net %u (%s): cannot change what the backend is watched for: %s",
+			  net->index, net->ifname, strerror(errno));
+		return;
+	}
+	net->watch_events = ev;
+}
+
 static void net_rx_watch(struct virtio_net *net, bool on)
 {
 	if (!net->tap_watch || net->rx_watching == on)
 		return;
-	if (evloop_modify(&net->vdev.vm->loop, net->tap_watch, on ? EPOLLIN : 0) < 0) {
-		log_error("virtio-net %u (%s): cannot %s watching the tap: %s",
-			  net->index, net->ifname, on ? "start" : "stop", strerror(errno));
-		return;
-	}
 	net->rx_watching = on;
+	net_watch_update(net);
 }
 
 /* The tap interface was deleted or failed: take the link down instead of
  * spinning on a dead fd. */
-static void net_tap_lost(struct virtio_net *net)
+static void net_tap_lost(struct virtio_net *net, const char *why)
 {
-	log_error("virtio-net %u: tap %s failed or was removed; link is down "
-		  "until the domain restarts", net->index, net->ifname);
+	if (net->stream && net->stream->bad_len)
+		log_error("virtio-net %u: %s sent a frame length of %u (at most %u allowed); "
+			  "link is down until the domain restarts", net->index, net->ifname,
+			  net->stream->bad_len, NET_MAX_FRAME);
+	else if (net->stream)
+		log_error("virtio-net %u: %s: %s; link is down until the domain restarts",
+			  net->index, net->ifname, why ? why : "the socket failed");
+	else
+		log_error("virtio-net %u: tap %s failed or was removed; link is down "
+			  "until the domain restarts", net->index, net->ifname);
 	evloop_remove(&net->vdev.vm->loop, net->tap_watch);
 	net->tap_watch = NULL;
 	net->rx_watching = false;
@@ -120,7 +146,9 @@ static bool net_rx_one(struct virtio_net *net, struct virtq *vq, bool *used)
 		}
 		net->rx_pending = true;
 	}
-	switch (net_rx_chain(net->tap_fd, &net->rx_elem, net->scratch,
+	switch (net->stream ?
+		net_stream_rx_chain(net->stream, &net->rx_elem, &written, &why) :
+		net_rx_chain(net->tap_fd, &net->rx_elem, net->scratch,
 			     NET_SCRATCH, &written, &why)) {
 	case NET_XFER_DONE:
 		virtq_push(vq, net->rx_elem.head, written);
@@ -141,7 +169,7 @@ static bool net_rx_one(struct virtio_net *net, struct virtq *vq, bool *used)
 		net_rx_watch(net, false);
 		return false;
 	case NET_XFER_FAILED:
-		net_tap_lost(net);
+		net_tap_lost(net, why);
 		return false;
 	}
 	return false;
@@ -152,6 +180,9 @@ static void net_rx(struct virtio_net *net)
 	struct virtq *vq = &net->vdev.vqs[NET_RXQ];
 	bool used = false;
 
+	/* After the backend is lost, the link stays down (logged once). */
+	if (!net->tap_watch)
+		return;
 	if (!net->active || net->vdev.broken) {
 		net_rx_watch(net, false);
 		return;
@@ -175,7 +206,20 @@ static void net_tx(struct virtio_net *net)
 		const char *why = NULL;
 		uint32_t len = 0;
 
-		switch (net_tx_chain(net->tap_fd, &net->tx_elem, &len, &why)) {
+		switch (net->stream ?
+			net_stream_tx_chain(net->stream, &net->tx_elem, &len, &why) :
+			net_tx_chain(net->tap_fd, &net->tx_elem, &len, &why)) {
+		case NET_XFER_FAILED:
+			if (net->stream) {
+				/* The peer is gone: drop this and every later frame. */
+				net->stats.tx_dropped++;
+				if (net->tap_watch)
+					net_tap_lost(net, why);
+				break;
+			}
+			net->stats.tx_dropped++;
+			net_note_drop(net, "TX", why);
+			break;
 		case NET_XFER_DONE:
 			net->stats.tx_packets++;
 			net->stats.tx_bytes += len;
@@ -194,6 +238,7 @@ static void net_tx(struct virtio_net *net)
 out:
 	if (used)
 		virtio_notify_used(dev, vq);
+	net_watch_update(net);
 }
 
 static void net_tap_event(void *opaque, uint32_t events)
@@ -203,10 +248,21 @@ static void net_tap_event(void *opaque, uint32_t events)
 	pthread_mutex_lock(&net->vdev.lock);
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		if (net->tap_watch)
-			net_tap_lost(net);
+			net_tap_lost(net, net->stream ? "the peer closed the network socket" : NULL);
 	} else {
-		net_rx(net);
+		if ((events & EPOLLOUT) && net->stream) {
+			const char *why = NULL;
+
+			if (net_stream_flush(net->stream, &why) < 0) {
+				net_tap_lost(net, why);
+				goto out;
+			}
+			net_watch_update(net);
+		}
+		if (events & EPOLLIN)
+			net_rx(net);
 	}
+out:
 	pthread_mutex_unlock(&net->vdev.lock);
 }
 
@@ -304,10 +360,37 @@ static void net_default_mac(uint8_t mac[6], const char *name, unsigned index)
 
 static void net_free(struct virtio_net *net)
 {
-	if (net->own_fd && net->tap_fd >= 0)
+	if (net->stream) {
+		net_stream_free(net->stream);   /* closes tap_fd */
+		free(net->stream);
+	} else if (net->own_fd && net->tap_fd >= 0) {
 		close(net->tap_fd);
+	}
 	free(net->scratch);
 	free(net);
+}
+
+static int net_open_stream(struct virtio_net *net, const char *path)
+{
+	char err[512];
+	int fd = net_stream_connect(path, err, sizeof(err));
+
+	if (fd < 0) {
+		log_error("virtio-net %u: %s", net->index, err);
+		return -1;
+	}
+	net->stream = malloc(sizeof(*net->stream));
+	if (!net->stream || net_stream_init(net->stream, fd) < 0) {
+		log_error("virtio-net %u: out of memory", net->index);
+		free(net->stream);
+		net->stream = NULL;
+		close(fd);
+		return -1;
+	}
+	net->tap_fd = fd;
+	/* ifname is only for messages: name the socket's file, short. */
+	snprintf(net->ifname, sizeof(net->ifname), "stream");
+	return 0;
 }
 
 int virtio_net_create(struct vm *vm, const struct nic_config *cfg, unsigned index)
@@ -322,13 +405,20 @@ int virtio_net_create(struct vm *vm, const struct nic_config *cfg, unsigned inde
 		return -1;
 	}
 	net->index = index;
-	net->tap_fd = tap_open(cfg, net->ifname, err, sizeof(err));
-	if (net->tap_fd < 0) {
-		log_error("virtio-net %u: %s", index, err);
-		net_free(net);
-		return -1;
+	if (cfg->socket) {
+		if (net_open_stream(net, cfg->socket) < 0) {
+			net_free(net);
+			return -1;
+		}
+	} else {
+		net->tap_fd = tap_open(cfg, net->ifname, err, sizeof(err));
+		if (net->tap_fd < 0) {
+			log_error("virtio-net %u: %s", index, err);
+			net_free(net);
+			return -1;
+		}
+		net->own_fd = cfg->tap_fd < 0;
 	}
-	net->own_fd = cfg->tap_fd < 0;
 	if (cfg->has_mac)
 		memcpy(net->config.mac, cfg->mac, 6);
 	else
@@ -353,7 +443,8 @@ int virtio_net_create(struct vm *vm, const struct nic_config *cfg, unsigned inde
 		return -1;
 	}
 	m = net->config.mac;
-	log_info("virtio-net %u: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
-		 index, net->ifname, m[0], m[1], m[2], m[3], m[4], m[5]);
+	log_info("virtio-net %u: %s %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+		 index, net->stream ? "stream" : "tap",
+		 net->stream ? cfg->socket : net->ifname, m[0], m[1], m[2], m[3], m[4], m[5]);
 	return 0;
 }

@@ -85,7 +85,7 @@ static const char full_json[] =
 	"\"initrd\":\"/boot/initrd.img\",\"cmdline\":\"console=ttyS0 quiet\","
 	"\"disks\":[{\"path\":\"d.img\",\"readonly\":false,\"serial\":\"abc\"},"
 	"          {\"path\":\"ro.img\",\"readonly\":true}],"
-	"\"nics\":[{\"tap\":\"tap0\",\"mac\":\"52:54:00:12:34:56\"},{\"fd\":7}],"
+	"\"nics\":[{\"tap\":\"tap0\",\"mac\":\"52:54:00:12:34:56\"},{\"fd\":7},{\"socket\":\"/run/p.sock\"}],"
 	"\"serial\":{\"type\":\"pty\"},\"console\":{\"type\":\"unix\",\"path\":\"/run/c.sock\"},"
 	"\"rng\":true,\"on_poweroff\":\"preserve\",\"on_reboot\":\"destroy\","
 	"\"on_crash\":\"restart\",\"shutdown_timeout_s\":5}";
@@ -109,7 +109,10 @@ static void test_json_full(void)
 	g_assert_cmpstr(cfg.disks[1].path, ==, "ro.img");
 	g_assert_true(cfg.disks[1].readonly);
 	g_assert_null(cfg.disks[1].serial);
-	g_assert_cmpuint(cfg.n_nics, ==, 2);
+	g_assert_cmpuint(cfg.n_nics, ==, 3);
+	g_assert_cmpstr(cfg.nics[2].socket, ==, "/run/p.sock");
+	g_assert_null(cfg.nics[2].tap);
+	g_assert_cmpint(cfg.nics[2].tap_fd, ==, -1);
 	g_assert_cmpstr(cfg.nics[0].tap, ==, "tap0");
 	g_assert_cmpint(cfg.nics[0].tap_fd, ==, -1);
 	g_assert_true(cfg.nics[0].has_mac);
@@ -234,7 +237,9 @@ static void test_json_nic_and_disk_rules(void)
 	expect_json_error("{\"nics\":[{\"tap\":\"t\",\"mac\":\"01:00:5e:00:00:01\"}]}", "multicast");
 	expect_json_error("{\"nics\":[{\"tap\":\"t\",\"mac\":\"00:00:00:00:00:00\"}]}", "not usable");
 	expect_json_error("{\"nics\":[{\"mac\":\"52:54:00:12:34:56\"}]}", "nics[0]: no backend");
-	expect_json_error("{\"nics\":[{\"tap\":\"t\",\"fd\":3}]}", "nics[0]: both tap and fd");
+	expect_json_error("{\"nics\":[{\"tap\":\"t\",\"fd\":3}]}", "nics[0]: more than one of tap, fd and socket");
+	expect_json_error("{\"nics\":[{\"socket\":\"/s\",\"fd\":3}]}", "nics[0]: more than one of tap, fd and socket");
+	expect_json_error("{\"nics\":[{\"socket\":\"\"}]}", "nics[0].socket: empty path");
 	expect_json_error("{\"nics\":[{\"tap\":\"a/b\"}]}", "nics[0].tap: \"a/b\" is not a valid interface name");
 	expect_json_error("{\"nics\":[{\"tap\":\"abcdefghijklmnop\"}]}", "nics[0].tap");
 	expect_json_error("{\"nics\":[{\"fd\":-1}]}", "nics[0].fd: -1 is negative");
@@ -293,6 +298,7 @@ static void test_args_basic(void)
 					 "--disk", "path=/a.img,readonly=on,serial=S1",
 					 "--disk", "path=/b,,c.img",
 					 "--net", "tap=tap0,mac=52:54:00:aa:bb:cc", "--net", "fd=5",
+					 "--net", "socket=/run/p.sock",
 					 "--serial", "unix:/run/s.sock", "--console=stdio", "--rng",
 					 "--on-poweroff", "restart", "--on-reboot", "preserve",
 					 "--on-crash", "preserve", "--shutdown-timeout", "0")), ==, 0);
@@ -308,7 +314,10 @@ static void test_args_basic(void)
 	g_assert_cmpstr(cfg.disks[0].serial, ==, "S1");
 	g_assert_cmpstr(cfg.disks[1].path, ==, "/b,c.img");
 	g_assert_false(cfg.disks[1].readonly);
-	g_assert_cmpuint(cfg.n_nics, ==, 2);
+	g_assert_cmpuint(cfg.n_nics, ==, 3);
+	g_assert_cmpstr(cfg.nics[2].socket, ==, "/run/p.sock");
+	g_assert_null(cfg.nics[2].tap);
+	g_assert_cmpint(cfg.nics[2].tap_fd, ==, -1);
 	g_assert_cmpstr(cfg.nics[0].tap, ==, "tap0");
 	g_assert_true(cfg.nics[0].has_mac);
 	g_assert_cmphex(cfg.nics[0].mac[5], ==, 0xcc);
@@ -346,7 +355,7 @@ static void test_args_override_file(void)
 	g_assert_cmpstr(cfg.kernel, ==, "/boot/vmlinuz");
 	g_assert_cmpuint(cfg.n_disks, ==, 1);         /* --disk replaced the list */
 	g_assert_cmpstr(cfg.disks[0].path, ==, "/x.img");
-	g_assert_cmpuint(cfg.n_nics, ==, 2);          /* untouched list kept */
+	g_assert_cmpuint(cfg.n_nics, ==, 3);          /* untouched list kept */
 	vm_config_free(&cfg);
 
 	vm_config_init(&cfg);
@@ -378,7 +387,8 @@ static void test_args_errors(void)
 	expect_args_error(ARGS("--disk", "path=a,serial=123456789012345678901"), "21 bytes");
 	expect_args_error(ARGS("--net", "mac=52:54:00:12:34:56"), "no backend");
 	expect_args_error(ARGS("--net", "tap=t0,mac=zz"), "is not a MAC");
-	expect_args_error(ARGS("--net", "tap=t0,fd=3"), "both tap and fd");
+	expect_args_error(ARGS("--net", "tap=t0,fd=3"), "more than one of tap, fd and socket");
+	expect_args_error(ARGS("--net", "socket=/s,tap=t0"), "more than one of tap, fd and socket");
 	expect_args_error(ARGS("--net", "fd=x"), "fd=x is not a file descriptor");
 	expect_args_error(ARGS("--serial", "tcp:1"), "--serial: unknown type \"tcp\"");
 	expect_args_error(ARGS("--serial", "unix"), "--serial: unix needs a path");

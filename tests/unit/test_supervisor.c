@@ -454,6 +454,44 @@ static void test_argv(void)
 	free_def(def);
 }
 
+/* A "user" NIC gets passt's socket (no tap, no fd), and passt's argv
+ * serves exactly that socket. */
+static void test_argv_user_nic(void)
+{
+	Atolld d = { .run_dir = "/run/atoll", .vmm_path = "/usr/bin/atoll-vmm" };
+	DomainDef *def = make_def("web1");
+	NicDef *n0 = g_new0(NicDef, 1), *n1 = g_new0(NicDef, 1);
+	n0->type = NIC_ISOLATED;
+	n1->type = NIC_USER;
+	strcpy(n1->mac, "52:54:00:00:00:09");
+	g_ptr_array_add(def->nics, n0);
+	g_ptr_array_add(def->nics, n1);
+	int fds[] = { 7, -1 };
+	char *taps[] = { NULL, NULL };
+
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) argv = supervisor_build_argv(&d, def, fds, taps, &error);
+	g_assert_no_error(error);
+	g_autofree char *joined = g_strjoinv("|", (char **)argv->pdata);
+	g_assert_nonnull(strstr(joined, "|--net|fd=3|--net|socket=/run/atoll/passt/web1.1.sock,"
+					"mac=52:54:00:00:00:09|"));
+
+	g_autofree char *sock = supervisor_passt_socket(&d, "web1", 1);
+	g_assert_cmpstr(sock, ==, "/run/atoll/passt/web1.1.sock");
+	g_autoptr(GPtrArray) passt = supervisor_passt_argv("/usr/bin/passt", sock);
+	g_autofree char *pj = g_strjoinv("|", (char **)passt->pdata);
+	g_assert_cmpstr(pj, ==, "/usr/bin/passt|--socket|/run/atoll/passt/web1.1.sock|"
+				"--foreground|--quiet|--mtu|1500");
+
+	/* A run directory too long for a socket path is refused up front. */
+	g_autofree char *long_dir = g_strnfill(120, 'r');
+	Atolld dl = { .run_dir = long_dir, .vmm_path = "/usr/bin/atoll-vmm" };
+	g_autoptr(GPtrArray) bad = supervisor_build_argv(&dl, def, fds, taps, &error);
+	g_assert_null(bad);
+	g_assert_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST);
+	free_def(def);
+}
+
 /* graphics.type spice: a display device, input devices and the SPICE
  * socket next to the control socket; none: no display flags at all. */
 static void test_argv_graphics(void)
@@ -658,6 +696,61 @@ static void test_lifecycle(Fixture *f, gconstpointer data)
 
 	g_assert_false(supervisor_shutdown(f->dom, 5, &error));
 	g_assert_error(error, ATOLLD_ERROR, ATOLLD_ERROR_CONFLICT);
+}
+
+static bool pid_gone(Domain *dom, gconstpointer arg)
+{
+	(void)dom;
+	return kill(GPOINTER_TO_INT(arg), 0) < 0;
+}
+
+/* A "user" NIC with the real passt: atolld starts it, the VMM is told its
+ * socket, and destroying the domain stops passt and removes its files.
+ * Skipped without passt or a default route (passt then will not start). */
+static void test_user_nic_passt(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *passt = g_find_program_in_path("passt");
+	g_autofree char *routes = NULL;
+	if (!passt || !g_file_get_contents("/proc/net/route", &routes, NULL, NULL) ||
+	    !strstr(routes, "\t00000000\t")) {
+		g_test_skip("passt is not installed or the host has no default route");
+		return;
+	}
+	/* passt runs as nobody when we are root: it must reach run_dir/passt,
+	 * as with atolld's own 0755 run_dir. */
+	g_assert_cmpint(chmod(f->tmp, 0755), ==, 0);
+	g_assert_cmpint(g_mkdir_with_parents(f->d.run_dir, 0755), ==, 0);
+	NicDef *n = g_new0(NicDef, 1);
+	n->type = NIC_USER;
+	g_ptr_array_add(f->dom->def->nics, n);
+	start_running(f);
+
+	g_autofree char *sock = supervisor_passt_socket(&f->d, "vm1", 0);
+	g_autofree char *pidfile = g_build_filename(f->d.run_dir, "passt", "vm1.0.pid", NULL);
+	GStatBuf st;
+	g_assert_cmpint(g_stat(sock, &st), ==, 0);
+	g_assert_true(S_ISSOCK(st.st_mode));
+	int ppid = supervisor_read_pidfile(pidfile);
+	g_assert_cmpint(ppid, >, 0);
+	g_autofree char *comm_path = g_strdup_printf("/proc/%d/comm", ppid);
+	g_autofree char *comm = NULL;
+	g_assert_true(g_file_get_contents(comm_path, &comm, NULL, NULL));
+	g_assert_true(g_str_has_prefix(comm, "passt"));
+	g_autofree char *cmd_path = g_strdup_printf("/proc/%d/cmdline", f->dom->pid);
+	g_autofree char *cmdline = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(cmd_path, &cmdline, &len, NULL));
+	g_autofree char *want = g_strdup_printf("socket=%s", sock);
+	/* cmdline is NUL-separated */
+	g_assert_nonnull(memmem(cmdline, len, want, strlen(want)));
+
+	g_assert_true(supervisor_destroy(f->dom, &error));
+	expect_exit(f->dom, DOMAIN_SHUTOFF, "destroyed", 4);
+	g_assert_true(wait_for(pid_gone, f->dom, GINT_TO_POINTER(ppid)));
+	g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
 }
 
 static void test_destroy(Fixture *f, gconstpointer data)
@@ -912,11 +1005,14 @@ int main(int argc, char **argv)
 	g_unsetenv("ATOLL_VMM_BOOT_COUNT");
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/supervisor/argv", test_argv);
+	g_test_add_func("/supervisor/argv_user_nic", test_argv_user_nic);
 	g_test_add_func("/supervisor/argv-graphics", test_argv_graphics);
 	g_test_add_func("/supervisor/exit-reasons", test_exit_reasons);
 	g_test_add_func("/supervisor/reason-from-log", test_reason_from_log);
 	g_test_add_func("/supervisor/pidfile", test_pidfile);
 	g_test_add("/supervisor/lifecycle", Fixture, NULL, fixture_setup, test_lifecycle, fixture_teardown);
+	g_test_add("/supervisor/user-nic-passt", Fixture, NULL, fixture_setup, test_user_nic_passt,
+		   fixture_teardown);
 	g_test_add("/supervisor/destroy-crash-kill", Fixture, NULL, fixture_setup, test_destroy, fixture_teardown);
 	g_test_add_func("/supervisor/named-tap-nic", test_named_tap_nic);
 	g_test_add("/supervisor/vmm-error", Fixture, NULL, fixture_setup, test_vmm_error, fixture_teardown);
