@@ -964,6 +964,16 @@ static bool spawn_vmm(Domain *dom, GPtrArray *argv, GArray *nic_fds, GPid *pid,
 	return ok;
 }
 
+/* MemAvailable from /proc/meminfo in MiB, or 0 when unknown. */
+static uint64_t host_available_mib(void)
+{
+	g_autofree char *text = NULL;
+	if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL))
+		return 0;
+	const char *line = strstr(text, "MemAvailable:");
+	return line ? g_ascii_strtoull(line + strlen("MemAvailable:"), NULL, 10) / 1024 : 0;
+}
+
 static bool check_startable(Domain *dom, GError **error)
 {
 	if (!dom->def) {
@@ -976,6 +986,17 @@ static bool check_startable(Domain *dom, GError **error)
 	if (dom->vmm) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_CONFLICT,
 			    "domain %s is already running (pid %d)", dom->name, dom->pid);
+		return false;
+	}
+	/* Guest RAM is only reserved at start, so a domain the host cannot
+	 * hold would start and then be killed by the kernel's OOM killer. */
+	uint64_t avail = host_available_mib();
+	if (avail && dom->def->memory_mib > avail) {
+		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+			    "domain %s needs %" G_GUINT64_FORMAT " MiB of memory but the host "
+			    "has only %" G_GUINT64_FORMAT " MiB available; stop other domains "
+			    "or give this one less memory (memory_mib)", dom->name,
+			    (guint64)dom->def->memory_mib, (guint64)avail);
 		return false;
 	}
 	if (!g_file_test(dom->daemon->vmm_path, G_FILE_TEST_IS_EXECUTABLE)) {

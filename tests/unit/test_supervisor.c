@@ -818,6 +818,15 @@ static void test_vmm_error(Fixture *f, gconstpointer data)
 	g_assert_true(supervisor_start(f->dom, &error));
 	expect_exit(f->dom, DOMAIN_SHUTOFF, "vmm-error: kernel: not a bzImage (no HdrS magic)", 1);
 
+	/* more memory than the host has available is refused up front */
+	uint64_t mib = f->dom->def->memory_mib;
+	f->dom->def->memory_mib = 1024 * 1024;
+	g_assert_false(supervisor_start(f->dom, &error));
+	g_assert_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST);
+	g_assert_nonnull(strstr(error->message, "available"));
+	g_clear_error(&error);
+	f->dom->def->memory_mib = mib;
+
 	/* an unusable VMM path is refused up front */
 	g_free(f->d.vmm_path);
 	f->d.vmm_path = g_strdup("/nonexistent/atoll-vmm");
