@@ -62,19 +62,7 @@ static void elem_reset(struct fixture *f)
 
 static void elem_add(struct fixture *f, uint64_t gpa, uint32_t len, bool writable)
 {
-	struct virtq_elem *e = &f->elem;
-	void *p = guest_ptr(&f->gm, gpa, len);
-
-	g_assert_nonnull(p);
-	e->iov[e->n_out + e->n_in].iov_base = p;
-	e->iov[e->n_out + e->n_in].iov_len = len;
-	if (writable) {
-		e->n_in++;
-		e->in_len += len;
-	} else {
-		e->n_out++;
-		e->out_len += len;
-	}
+	testvm_elem_add(&f->gm, &f->elem, gpa, len, writable);
 }
 
 static uint8_t *gpa(struct fixture *f, uint64_t a)

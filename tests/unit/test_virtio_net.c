@@ -66,21 +66,7 @@ static void fx_teardown(struct fixture *f, gconstpointer data)
 /* Append guest buffer [gpa, gpa+len) to the element, as virtq_pop would. */
 static void elem_add(struct fixture *f, uint64_t gpa, uint32_t len, bool writable)
 {
-	struct virtq_elem *e = &f->elem;
-	void *p = guest_ptr(&f->gm, gpa, len);
-
-	g_assert_nonnull(p);
-	if (!writable)
-		g_assert_cmpuint(e->n_in, ==, 0);
-	e->iov[e->n_out + e->n_in].iov_base = p;
-	e->iov[e->n_out + e->n_in].iov_len = len;
-	if (writable) {
-		e->n_in++;
-		e->in_len += len;
-	} else {
-		e->n_out++;
-		e->out_len += len;
-	}
+	testvm_elem_add(&f->gm, &f->elem, gpa, len, writable);
 }
 
 static uint8_t *gpa(struct fixture *f, uint64_t a)

@@ -121,4 +121,25 @@ static inline uint16_t testvm_used_idx(struct vm *vm, uint64_t used)
 	return idx;
 }
 
+/* Append a guest buffer to a hand-built chain (device-readable buffers
+ * must all come before writable ones, as in a real ring). */
+static inline void testvm_elem_add(const struct guest_memory *gm, struct virtq_elem *e,
+				   uint64_t gpa, uint32_t len, bool writable)
+{
+	void *p = guest_ptr(gm, gpa, len);
+
+	g_assert_nonnull(p);
+	if (!writable)
+		g_assert_cmpuint(e->n_in, ==, 0);
+	e->iov[e->n_out + e->n_in].iov_base = p;
+	e->iov[e->n_out + e->n_in].iov_len = len;
+	if (writable) {
+		e->n_in++;
+		e->in_len += len;
+	} else {
+		e->n_out++;
+		e->out_len += len;
+	}
+}
+
 #endif
