@@ -27,7 +27,7 @@ def main(args, hwsim):
         raise RuntimeError('--vmm PATH to atoll-vmm is required (or --only microvm,q35)')
     if args.vmm == 'qemu':
         args.vmm = None
-    kernel, initrd, tmp = hwsim.prepare(args, with_qemu=True)
+    kernel, initrd, tmp, _ = hwsim.prepare(args, with_qemu=True)
     logdir = args.logdir or hwsim.default_logdir()
     os.makedirs(logdir, exist_ok=True)
     results = {}

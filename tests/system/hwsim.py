@@ -57,6 +57,113 @@ SCENARIOS = {
     'libvirt': (1, 600),
 }
 
+
+class Plugin:
+    """What a scenario adds to the emulated machine, from an optional
+    tests/system/scenarios/NAME.py next to NAME.sh (docs/hwsim.md).  Such a
+    file defines any of:
+
+      SMP, TIMEOUT        outer vCPUs, seconds for the whole run
+      MACHINE             outer machine type ('pc' unless it needs 'q35')
+      MEMORY              outer RAM in MiB (default 2048)
+      TOOLSTACK           True: copy atolld, atoll, atoll-vmmctl into dom0
+      DOM0_MODULES, DOMU_MODULES   extra kernel modules, by name
+      DOM0_APPEND         extra dom0 kernel arguments
+      def dom0_files(c, ctx)       add files to dom0's initramfs (c: Cpio)
+      def domu_files(c, ctx)       add files to the domU initramfs; a domU
+                                   step STEP runs /hwsim/steps/STEP.sh
+      def qemu_args(ctx)           extra outer QEMU arguments (a list)
+      def on_line(line, ctx)       called for each dom0 serial line; dom0's
+                                   `host_request` (lib.sh) arrives here as
+                                   "HWSIM: HOST <words>" and is answered with
+                                   ctx.reply(text); ctx.qmp(cmd, **args)
+                                   talks to the outer QEMU; ctx.fail(msg)
+                                   records a failure seen on the host side
+    ctx has: args, kernel, tmp (a scratch dir that lives for the run),
+    build (the build directory holding --vmm, or None), log(msg).
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.mod = None
+        path = os.path.join(HERE, 'scenarios', name + '.py')
+        if os.path.exists(path):
+            import importlib.util
+            spec = importlib.util.spec_from_file_location('hwsim_scenario_' + name, path)
+            self.mod = importlib.util.module_from_spec(spec)
+            sys.dont_write_bytecode = True
+            spec.loader.exec_module(self.mod)
+
+    def get(self, attr, default=None):
+        return getattr(self.mod, attr, default) if self.mod else default
+
+    def call(self, fn, *a):
+        f = self.get(fn)
+        return f(*a) if f else None
+
+    def known(self):
+        return self.name in SCENARIOS or self.mod is not None
+
+
+class Context:
+    """The run's state handed to a scenario plug-in."""
+
+    def __init__(self, args, kernel, tmp):
+        self.args, self.kernel, self.tmp = args, kernel, tmp
+        self.build = None
+        if args.vmm and args.vmm != 'qemu':
+            self.build = os.path.dirname(os.path.dirname(os.path.abspath(args.vmm)))
+        self.fails = []
+        self.qmp_path = os.path.join(tmp, 'qmp.sock')
+        self.host_path = os.path.join(tmp, 'host.sock')
+        self._qmp = None
+        self._host = None
+
+    def log(self, msg):
+        log(msg)
+
+    def fail(self, msg):
+        log('host-side FAIL: ' + msg)
+        self.fails.append(msg)
+
+    def qmp(self, cmd, **arguments):
+        """One QMP command to the outer QEMU; returns its 'return' value."""
+        import json
+        import socket
+        if self._qmp is None:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(self.qmp_path)
+            self._qmp = (s, s.makefile('rwb'))
+            self._qmp[1].readline()  # greeting
+            self.qmp('qmp_capabilities')
+        s, f = self._qmp
+        msg = {'execute': cmd}
+        if arguments:
+            msg['arguments'] = arguments
+        f.write(json.dumps(msg).encode() + b'\n')
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if 'event' in r:
+                continue
+            if 'error' in r:
+                raise RuntimeError(f'QMP {cmd}: {r["error"].get("desc")}')
+            return r.get('return')
+
+    def reply(self, text):
+        """A line to dom0's ttyS1, where `host_request` waits for it."""
+        import socket
+        if self._host is None:
+            self._host = socket.socket(socket.AF_UNIX)
+            self._host.connect(self.host_path)
+        self._host.sendall(text.encode() + b'\n')
+
+    def close(self):
+        for c in (self._qmp and self._qmp[0], self._host):
+            if c:
+                c.close()
+
+
 # Scenarios that run the toolstack (atolld, atoll, atoll-vmmctl) in dom0;
 # the others get only atoll-vmm, which keeps their initramfs small.
 TOOLSTACK_SCENARIOS = {'toolstack', 'libvirt'}
@@ -432,9 +539,12 @@ def optional_modules(kernel, names):
     return have
 
 
-def build_domu(kernel, busybox):
-    c = base_initramfs(kernel, DOMU_MODULES, busybox)
+def build_domu(kernel, busybox, plugin=None, ctx=None):
+    extra = plugin.get('DOMU_MODULES', []) if plugin else []
+    c = base_initramfs(kernel, DOMU_MODULES + list(extra), busybox)
     c.file('init', os.path.join(HERE, 'domu', 'init'), 0o755)
+    if plugin:
+        plugin.call('domu_files', c, ctx)
     return c.pack()
 
 
@@ -455,8 +565,10 @@ def add_prepared_kernel(c, vmm, vmlinuz):
 
 
 def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=(), toolstack=None,
-               libvirt=False):
+               libvirt=False, plugin=None, ctx=None):
     modules = DOM0_MODULES + (optional_modules(kernel, LIBVIRT_MODULES) if libvirt else [])
+    if plugin:
+        modules += list(plugin.get('DOM0_MODULES', []))
     c = base_initramfs(kernel, modules, busybox)
     c.file('init', os.path.join(HERE, 'dom0', 'init'), 0o755)
     c.file('hwsim/lib.sh', os.path.join(HERE, 'dom0', 'lib.sh'), 0o644)
@@ -473,7 +585,7 @@ def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=(), toolstack=None,
     if os.path.exists(bench):
         c.file('hwsim/bench.sh', bench, 0o755)
     c.file('boot/vmlinuz', kernel.vmlinuz, 0o644)
-    c.data('boot/domu.cpio.gz', build_domu(kernel, busybox))
+    c.data('boot/domu.cpio.gz', build_domu(kernel, busybox, plugin, ctx))
     if vmm:
         c.binary('usr/local/bin/atoll-vmm', vmm)
         add_prepared_kernel(c, vmm, kernel.vmlinuz)
@@ -485,6 +597,8 @@ def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=(), toolstack=None,
                 c.file(fw, os.path.realpath(fw), 0o644)
     for dst, data in extra_files:
         c.data(dst, data)
+    if plugin:
+        plugin.call('dom0_files', c, ctx)
     return c.pack()
 
 
@@ -498,9 +612,9 @@ def outer_qemu():
     return q
 
 
-def qemu_argv(kernel_path, initrd_path, append, smp, mem=2048, extra=()):
+def qemu_argv(kernel_path, initrd_path, append, smp, mem=2048, extra=(), machine='pc'):
     return [outer_qemu(), '-accel', 'tcg', '-cpu', 'EPYC', '-smp', str(smp),
-            '-m', str(mem), '-M', 'pc', '-nodefaults', '-no-user-config',
+            '-m', str(mem), '-M', machine, '-nodefaults', '-no-user-config',
             '-display', 'none', '-no-reboot',
             '-kernel', kernel_path, '-initrd', initrd_path,
             '-append', append] + list(extra)
@@ -538,15 +652,17 @@ def _pump(proc, lf, lines, start, timeout, on_line):
                 on_line(line)
 
 
-def run_outer(argv, logfile, timeout, on_line=None):
-    """Run the outer QEMU with its serial on a pipe, tee to logfile+stdout.
+def run_outer(argv, logfile, timeout, on_line=None, serial=True):
+    """Run the outer QEMU with its serial on a pipe, tee to logfile+stdout
+    (serial=False: argv already has '-serial stdio' where it wants it).
 
     Returns (exit status or None on timeout, list of serial lines)."""
     lines = []
     start = time.monotonic()
     with open(logfile, 'w') as lf:
         lf.write('# ' + ' '.join(argv) + '\n')
-        proc = subprocess.Popen(argv + ['-serial', 'stdio'], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(argv + (['-serial', 'stdio'] if serial else []),
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             timed_out = _pump(proc, lf, lines, start, timeout, on_line)
@@ -592,30 +708,34 @@ def toolstack_binaries(args):
     return found
 
 
-def prepare(args, with_qemu, extra_files=(), scenario=None):
-    """Build dom0's initramfs into a temp dir; returns (kernel, initrd path, tmpdir)."""
+def prepare(args, with_qemu, extra_files=(), scenario=None, plugin=None):
+    """Build dom0's initramfs into a temp dir; returns (kernel, initrd path,
+    tmpdir, plug-in context)."""
     vmm = None
     if args.vmm and args.vmm != 'qemu':
         vmm = os.path.abspath(args.vmm)
         if not os.access(vmm, os.X_OK):
             raise RuntimeError(f'atoll-vmm binary {vmm} does not exist or is not executable')
-    toolstack = toolstack_binaries(args) if scenario in TOOLSTACK_SCENARIOS else None
+    wants_toolstack = scenario in TOOLSTACK_SCENARIOS or (plugin and plugin.get('TOOLSTACK'))
+    toolstack = toolstack_binaries(args) if wants_toolstack else None
     outer_qemu()
     busybox = find_busybox()
     kernel = get_kernel(offline=args.offline)
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix='hwsim-')
     initrd = os.path.join(tmp, 'dom0.cpio.gz')
+    ctx = Context(args, kernel, tmp)
     try:
         with open(initrd, 'wb') as f:
             f.write(build_dom0(kernel, busybox, vmm, with_qemu, extra_files,
-                               toolstack=toolstack, libvirt=scenario == 'libvirt'))
+                               toolstack=toolstack, libvirt=scenario == 'libvirt',
+                               plugin=plugin, ctx=ctx))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log(f'kernel {kernel.kver}; dom0 initramfs {os.path.getsize(initrd) >> 20} MiB '
         f'built in {time.monotonic() - t0:.1f} s')
-    return kernel, initrd, tmp
+    return kernel, initrd, tmp, ctx
 
 
 def dom0_append(scenario, args, extra=''):
@@ -629,24 +749,53 @@ def dom0_append(scenario, args, extra=''):
 
 
 def cmd_run(args):
-    if args.scenario not in SCENARIOS:
-        raise RuntimeError(f'unknown scenario {args.scenario}; known: {", ".join(SCENARIOS)}')
-    smp, timeout = SCENARIOS[args.scenario]
-    timeout = args.timeout or timeout
-    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu', scenario=args.scenario)
+    plugin = Plugin(args.scenario)
+    if not plugin.known():
+        raise RuntimeError(f'unknown scenario {args.scenario}; known: {", ".join(SCENARIOS)} '
+                           f'and those with a tests/system/scenarios/NAME.py')
+    smp, timeout = SCENARIOS.get(args.scenario, (1, 600))
+    smp = plugin.get('SMP', smp)
+    timeout = args.timeout or plugin.get('TIMEOUT', timeout)
+    kernel, initrd, tmp, ctx = prepare(args, with_qemu=args.vmm == 'qemu',
+                                       scenario=args.scenario, plugin=plugin)
     try:
         logdir = args.logdir or default_logdir()
         os.makedirs(logdir, exist_ok=True)
+        ctx.logdir = logdir
         logfile = os.path.join(logdir, f'{args.scenario}.log')
         log(f'scenario {args.scenario}: booting dom0 (TCG, {smp} vCPU), '
             f'timeout {timeout} s, log {logfile}')
-        argv = qemu_argv(kernel.vmlinuz, initrd, dom0_append(args.scenario, args), smp)
+        extra = ['-qmp', f'unix:{ctx.qmp_path},server=on,wait=off']
+        # ttyS1: the host's answers to dom0's host_request (lib.sh)
+        extra += ['-chardev', f'socket,id=hostreq,path={ctx.host_path},server=on,wait=off',
+                  '-serial', 'chardev:hostreq']
+        extra += list(plugin.call('qemu_args', ctx) or [])
+        append = dom0_append(args.scenario, args, plugin.get('DOM0_APPEND', ''))
+        # ttyS0 must stay the console: run_outer adds '-serial stdio' last,
+        # so put ours first by building the list with it in front.
+        argv = qemu_argv(kernel.vmlinuz, initrd, append, smp,
+                         mem=plugin.get('MEMORY', 2048), machine=plugin.get('MACHINE', 'pc'))
+        argv += ['-serial', 'stdio'] + extra
+
+        def on_line(line):
+            if plugin.get('on_line') is None:
+                return
+            try:
+                plugin.call('on_line', line, ctx)
+            except Exception as e:  # a broken host-side check is a failure, not a hang
+                ctx.fail(f'host-side step for "{line.strip()}" raised {type(e).__name__}: {e}')
+                try:
+                    ctx.reply('ERROR ' + str(e).replace('\n', ' '))
+                except OSError:
+                    pass
         t0 = time.monotonic()
-        rc, lines = run_outer(argv, logfile, timeout)
+        rc, lines = run_outer(argv, logfile, timeout, on_line, serial=False)
         took = time.monotonic() - t0
     finally:
+        ctx.close()
         shutil.rmtree(tmp, ignore_errors=True)
     fails = [l.split('HWSIM: FAIL:', 1)[1].strip() for l in lines if 'HWSIM: FAIL:' in l]
+    fails += ctx.fails
     passed = any(l.strip().endswith('HWSIM: RESULT PASS') for l in lines)
     if rc is None:
         fails.append(f'timed out after {timeout} s (see {logfile})')
@@ -667,7 +816,7 @@ def cmd_demo(args):
           '*** Expect it to be slow.  The demo domU\'s serial console follows; in it,\n'
           '*** `poweroff` ends the domU and the demo.  Ctrl-A x quits QEMU at any time.\n',
           flush=True)
-    kernel, initrd, tmp = prepare(args, with_qemu=args.vmm == 'qemu')
+    kernel, initrd, tmp, _ = prepare(args, with_qemu=args.vmm == 'qemu')
     try:
         argv = qemu_argv(kernel.vmlinuz, initrd,
                          dom0_append('demo', args, f'hwsim.vcpus={args.vcpus}'), 1)

@@ -27,6 +27,27 @@ finish() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# host_request WORDS...: ask the host side of the harness (the scenario's
+# plug-in, tests/system/scenarios/NAME.py, on_line) to do something outside
+# dom0 — a QMP command to the outer QEMU, a screenshot check — and print its
+# one-line answer (read from ttyS1).  Returns 1 if none came within
+# HOST_TIMEOUT seconds (default 120) or the answer starts with "ERROR".
+host_request() {
+	[ -c /dev/ttyS1 ] || { echo "ERROR no ttyS1 to the host"; return 1; }
+	if [ -z "$HOST_TTY_READY" ]; then
+		# kept open from here on: a closed tty drops what arrives
+		stty -F /dev/ttyS1 -echo -icanon icrnl 2>/dev/null
+		exec 7< /dev/ttyS1
+		HOST_TTY_READY=1
+	fi
+	echo "HWSIM: HOST $*"
+	HOST_ANSWER=
+	IFS= read -r -t "${HOST_TIMEOUT:-120}" HOST_ANSWER <&7
+	echo "HWSIM: host answered: $HOST_ANSWER"
+	case "$HOST_ANSWER" in ""|ERROR*) return 1 ;; esac
+	return 0
+}
+
 # Extra domU kernel arguments from hwsim.py --domu-append (comma-separated
 # on dom0's command line, e.g. atoll.dmesg=1).
 DOMU_EXTRA=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^hwsim.domu_append=//p' | tr ',' ' ')
