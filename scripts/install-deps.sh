@@ -9,7 +9,7 @@ pkgs=(
   libsoup-3.0-dev libvirt-dev libxml2-dev
   libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
   xvfb imagemagick xdotool dbus desktop-file-utils appstream
-  passt
+  passt libusb-1.0-0-dev ovmf virt-viewer mtools dosfstools fdisk
 )
 missing=()
 for p in "${pkgs[@]}"; do
