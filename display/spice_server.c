@@ -34,6 +34,7 @@
 #include "config.h"
 #include "display.h"
 #include "log.h"
+#include "spice_agent.h"
 #include "spice_core.h"
 #include "vm.h"
 
@@ -53,28 +54,6 @@ struct update {
 	uint8_t pixels[];                 /* w * h * 4, top-down */
 };
 
-/* A stand-in for the guest's spice-vdagent, inside the VMM.  libspice only
- * forwards a client's monitor configuration (window size) when an agent is
- * attached, and clients only send it when they believe one is; this minimal
- * answers the capability handshake and drops everything else.  Clipboard,
- * file transfer and agent mouse are switched off server-side. */
-struct agent {
-	SpiceCharDeviceInstance sin;
-	bool added;
-	/* client -> agent stream: chunk headers, then agent messages */
-	uint8_t chunk_hdr[sizeof(VDIChunkHeader)];
-	size_t chunk_hdr_len;
-	uint32_t chunk_left;
-	bool chunk_is_client;
-	uint8_t msg_hdr[sizeof(VDAgentMessage) + sizeof(uint32_t)];
-	size_t msg_hdr_len, msg_hdr_want;
-	uint32_t msg_left;
-	/* agent -> client */
-	uint8_t out[256];
-	size_t out_len, out_pos;
-	struct evloop_watch *wake_timer;
-};
-
 struct atoll_spice {
 	struct vm *vm;
 	SpiceServer *server;
@@ -90,7 +69,7 @@ struct atoll_spice {
 	bool qxl_added, kbd_added, tablet_added;
 	SpiceKbdInstance kbd;
 	SpiceTabletInstance tablet;
-	struct agent agent;
+	struct spice_agent *agent;
 
 	pthread_mutex_t lock;
 	struct update *head, *tail;       /* not yet taken by get_command */
@@ -585,8 +564,10 @@ static int qxl_client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *m
 {
 	struct atoll_spice *s = of_qxl(qin);
 
+	/* While the guest's agent is there, libspice gives it the monitor
+	 * config instead (asked when a client starts talking to the agent). */
 	if (!mc)
-		return 1;
+		return !spice_agent_guest_active(s->agent);
 	/* One display: the first enabled monitor is ours. */
 	for (uint32_t i = 0; i < mc->num_of_monitors; i++) {
 		uint32_t w = mc->monitors[i].width, h = mc->monitors[i].height;
@@ -694,155 +675,6 @@ static void on_damage(void *opaque, uint32_t x, uint32_t y, uint32_t w, uint32_t
 	if (s->primary)
 		queue_rect(s, x, y, w, h);
 }
-
-/* ---- the in-VMM minimal agent --------------------------------------------- */
-
-static void agent_wake(void *opaque, uint32_t events)
-{
-	(void)events;
-	struct atoll_spice *s = opaque;
-
-	evloop_remove(&s->vm->loop, s->agent.wake_timer);
-	s->agent.wake_timer = NULL;
-	spice_server_char_device_wakeup(&s->agent.sin);
-}
-
-static void agent_reply_caps(struct atoll_spice *s)
-{
-	struct agent *a = &s->agent;
-	uint32_t caps[VD_AGENT_CAPS_SIZE] = { 0 };
-	uint32_t request = 0;
-	VDAgentMessage m = {
-		.protocol = VD_AGENT_PROTOCOL,
-		.type = VD_AGENT_ANNOUNCE_CAPABILITIES,
-		.size = (uint32_t)(sizeof(request) + sizeof(caps)),
-	};
-	VDIChunkHeader c = { .port = VDP_CLIENT_PORT, .size = (uint32_t)sizeof(m) + m.size };
-
-	if (a->out_len + sizeof(c) + c.size > sizeof(a->out))
-		return;
-	VD_AGENT_SET_CAPABILITY(caps, VD_AGENT_CAP_MONITORS_CONFIG);
-	uint8_t *p = a->out + a->out_len;
-	memcpy(p, &c, sizeof(c));
-	memcpy(p + sizeof(c), &m, sizeof(m));
-	memcpy(p + sizeof(c) + sizeof(m), &request, sizeof(request));
-	memcpy(p + sizeof(c) + sizeof(m) + sizeof(request), caps, sizeof(caps));
-	a->out_len += sizeof(c) + c.size;
-	/* Not from inside libspice's write call: wake it from the loop. */
-	if (!a->wake_timer)
-		a->wake_timer = evloop_timer(&s->vm->loop, 1, false, agent_wake, s);
-}
-
-static void agent_message_done(struct atoll_spice *s)
-{
-	struct agent *a = &s->agent;
-	VDAgentMessage m;
-	uint32_t request = 0;
-
-	memcpy(&m, a->msg_hdr, sizeof(m));
-	if (m.type != VD_AGENT_ANNOUNCE_CAPABILITIES)
-		return;
-	if (a->msg_hdr_len >= sizeof(m) + sizeof(request))
-		memcpy(&request, a->msg_hdr + sizeof(m), sizeof(request));
-	if (request)
-		agent_reply_caps(s);
-}
-
-/* Bytes of the client's agent messages, whatever the chunking. */
-static void agent_client_bytes(struct atoll_spice *s, const uint8_t *p, size_t n)
-{
-	struct agent *a = &s->agent;
-
-	while (n) {
-		if (a->msg_hdr_len < sizeof(VDAgentMessage)) {
-			size_t k = sizeof(VDAgentMessage) - a->msg_hdr_len;
-			k = k < n ? k : n;
-			memcpy(a->msg_hdr + a->msg_hdr_len, p, k);
-			a->msg_hdr_len += k, p += k, n -= k;
-			if (a->msg_hdr_len < sizeof(VDAgentMessage))
-				return;
-			VDAgentMessage m;
-			memcpy(&m, a->msg_hdr, sizeof(m));
-			a->msg_left = m.size;
-			a->msg_hdr_want = sizeof(m) + (m.size < 4 ? m.size : 4);
-		}
-		size_t k = a->msg_hdr_want - a->msg_hdr_len;
-		k = k < n ? k : n;
-		memcpy(a->msg_hdr + a->msg_hdr_len, p, k);
-		a->msg_hdr_len += k;
-		size_t skip = a->msg_left < n ? a->msg_left : n;
-		a->msg_left -= (uint32_t)skip, p += skip, n -= skip;
-		if (a->msg_left == 0) {
-			agent_message_done(s);
-			a->msg_hdr_len = 0;
-		}
-	}
-}
-
-static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
-{
-	struct atoll_spice *s = SPICE_CONTAINEROF(sin, struct atoll_spice, agent.sin);
-	struct agent *a = &s->agent;
-	const uint8_t *p = buf;
-	size_t n = len > 0 ? (size_t)len : 0;
-
-	while (n) {
-		if (a->chunk_hdr_len < sizeof(VDIChunkHeader)) {
-			size_t k = sizeof(VDIChunkHeader) - a->chunk_hdr_len;
-			k = k < n ? k : n;
-			memcpy(a->chunk_hdr + a->chunk_hdr_len, p, k);
-			a->chunk_hdr_len += k, p += k, n -= k;
-			if (a->chunk_hdr_len < sizeof(VDIChunkHeader))
-				break;
-			VDIChunkHeader c;
-			memcpy(&c, a->chunk_hdr, sizeof(c));
-			a->chunk_left = c.size;
-			a->chunk_is_client = c.port == VDP_CLIENT_PORT;
-		}
-		size_t k = a->chunk_left < n ? a->chunk_left : n;
-		/* Server-port messages (client gone...) are whole chunks of
-		 * their own and concern a real agent only. */
-		if (a->chunk_is_client)
-			agent_client_bytes(s, p, k);
-		a->chunk_left -= (uint32_t)k, p += k, n -= k;
-		if (a->chunk_left == 0)
-			a->chunk_hdr_len = 0;
-	}
-	return len;
-}
-
-static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
-{
-	struct atoll_spice *s = SPICE_CONTAINEROF(sin, struct atoll_spice, agent.sin);
-	struct agent *a = &s->agent;
-	size_t n = a->out_len - a->out_pos;
-
-	if (len <= 0 || !n)
-		return 0;
-	n = n < (size_t)len ? n : (size_t)len;
-	memcpy(buf, a->out + a->out_pos, n);
-	a->out_pos += n;
-	if (a->out_pos == a->out_len)
-		a->out_pos = a->out_len = 0;
-	return (int)n;
-}
-
-static void agent_state(SpiceCharDeviceInstance *sin, int connected)
-{
-	(void)sin, (void)connected;
-}
-
-static const SpiceCharDeviceInterface agent_if = {
-	.base = {
-		.type = SPICE_INTERFACE_CHAR_DEVICE,
-		.description = "atoll in-VMM minimal agent",
-		.major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
-		.minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR,
-	},
-	.state = agent_state,
-	.write = agent_write,
-	.read = agent_read,
-};
 
 /* ---- clients ------------------------------------------------------------ */
 
@@ -1031,9 +863,10 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 	} else {
 		spice_server_set_noauth(s->server);
 	}
-	/* The agent is our minimal one: no mouse, clipboard or files through it. */
+	/* The pointer is the absolute tablet, not the agent; the guest's
+	 * agent gets the clipboard but no files (docs/spice.md). */
 	spice_server_set_agent_mouse(s->server, 0);
-	spice_server_set_agent_copypaste(s->server, 0);
+	spice_server_set_agent_copypaste(s->server, 1);
 	spice_server_set_agent_file_xfer(s->server, 0);
 	if (s->vm->cfg && s->vm->cfg->name)
 		spice_server_set_name(s->server, s->vm->cfg->name);
@@ -1044,8 +877,6 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 	s->qxl.id = 0;
 	s->kbd.base.sif = &kbd_if.base;
 	s->tablet.base.sif = &tablet_if.base;
-	s->agent.sin.base.sif = &agent_if.base;
-	s->agent.sin.subtype = "vdagent";
 	if (spice_server_add_interface(s->server, &s->qxl.base) < 0)
 		return ERR("spice: cannot add the display");
 	s->qxl_added = true;
@@ -1055,9 +886,9 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 	if (spice_server_add_interface(s->server, &s->tablet.base) < 0)
 		return ERR("spice: cannot add the tablet");
 	s->tablet_added = true;
-	if (spice_server_add_interface(s->server, &s->agent.sin.base) < 0)
-		return ERR("spice: cannot add the in-VMM agent");
-	s->agent.added = true;
+	s->agent = spice_agent_start(s->server, s->vm, err, errlen);
+	if (!s->agent)
+		return -1;
 	spice_server_vm_start(s->server);
 	return 0;
 }
@@ -1094,14 +925,12 @@ static void free_console(struct atoll_spice *s)
 	free(s->unix_path);
 	if (s->poll_timer)
 		evloop_remove(&s->vm->loop, s->poll_timer);
-	if (s->agent.wake_timer)
-		evloop_remove(&s->vm->loop, s->agent.wake_timer);
 	if (s->server) {
 		if (s->qxl_added)
 			destroy_primary(s);
 		/* spice_server_destroy leaves these instances' state behind. */
-		if (s->agent.added)
-			spice_server_remove_interface(&s->agent.sin.base);
+		spice_agent_stop(s->agent);
+		s->agent = NULL;
 		if (s->tablet_added)
 			spice_server_remove_interface(&s->tablet.base);
 		if (s->kbd_added)

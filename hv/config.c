@@ -16,6 +16,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "usb_host.h"
+#include "vfio.h"
+
 #define NAME_MAX_LEN 64
 #define DISK_SERIAL_MAX 20      /* virtio-blk VIRTIO_BLK_ID_BYTES */
 #define TAP_NAME_MAX 15         /* IFNAMSIZ - 1 */
@@ -65,6 +68,15 @@ static void disks_free(struct disk_config *d, size_t n)
 	g_free(d);
 }
 
+static void pcis_free(struct pci_config *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		g_free(p[i].host);
+		g_free(p[i].rom);
+	}
+	g_free(p);
+}
+
 static void nics_free(struct nic_config *n, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
@@ -81,13 +93,20 @@ void vm_config_free(struct vm_config *cfg)
 	g_free(cfg->initrd);
 	g_free(cfg->cmdline);
 	g_free(cfg->control);
+	g_free(cfg->firmware_code);
+	g_free(cfg->firmware_vars);
+	g_free(cfg->boot_order);
 	disks_free(cfg->disks, cfg->n_disks);
 	nics_free(cfg->nics, cfg->n_nics);
+	pcis_free(cfg->pci, cfg->n_pci);
 	g_free(cfg->serial.path);
 	g_free(cfg->console.path);
 	g_free(cfg->spice.path);
 	g_free(cfg->spice.host);
 	g_free(cfg->spice.password);
+	for (size_t i = 0; i < cfg->n_usb_hosts; i++)
+		g_free(cfg->usb_hosts[i]);
+	g_free(cfg->usb_hosts);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -669,6 +688,63 @@ static int m_disks(void *t, JsonNode *n, const char *f, char *err, size_t errlen
 	return 0;
 }
 
+static int check_pci(const struct pci_config *p, const char *field, char *err, size_t errlen)
+{
+	if (!p->host)
+		return fail(err, errlen, "%s.host: missing — name the host device, e.g. "
+			    "\"0000:01:00.0\" (see `atoll pci-assignable-list`)", field);
+	if (!vfio_bdf_valid(p->host))
+		return fail(err, errlen, "%s.host: \"%s\" is not a PCI address — write "
+			    "DDDD:BB:DD.F, e.g. 0000:01:00.0", field, p->host);
+	if (p->rom) {
+		char f[160];
+		snprintf(f, sizeof(f), "%s.rom", field);
+		return check_path(p->rom, f, err, errlen);
+	}
+	return 0;
+}
+
+static int p_host(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s;
+	if (j_string(n, f, &s, err, errlen) < 0)
+		return -1;
+	set_str(&((struct pci_config *)t)->host, s);
+	return 0;
+}
+
+static int p_rom(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return m_path_field(&((struct pci_config *)t)->rom, n, f, err, errlen);
+}
+
+static const struct member pci_members[] = { { "host", p_host }, { "rom", p_rom } };
+
+static void pci_init(void *p) { (void)p; }
+
+static int pci_check(const void *p, const char *f, char *err, size_t errlen)
+{
+	return check_pci(p, f, err, errlen);
+}
+
+static int m_pci(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	CFG(t);
+	void *items = NULL;
+	size_t count = 0;
+
+	if (j_list(n, f, VM_MAX_PCI, "PCI devices", sizeof(struct pci_config),
+		   pci_members, G_N_ELEMENTS(pci_members), pci_init, pci_check,
+		   &items, &count, err, errlen) < 0) {
+		pcis_free(items, count);
+		return -1;
+	}
+	pcis_free(cfg->pci, cfg->n_pci);
+	cfg->pci = items;
+	cfg->n_pci = count;
+	return 0;
+}
+
 static int m_nics(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	CFG(t);
@@ -755,6 +831,133 @@ static int m_console(void *t, JsonNode *n, const char *f, char *err, size_t errl
 static int m_rng(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
 {
 	return j_bool(n, f, &((struct vm_config *)t)->rng, err, errlen);
+}
+
+static int m_xhci(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return j_bool(n, f, &((struct vm_config *)t)->xhci, err, errlen);
+}
+
+/* One "usb" entry: {"host": "46f4:0001"}; an object so that other kinds
+ * of USB device can join later. */
+static int u_host(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	struct usb_host_spec spec;
+	char why[256];
+	if (j_string(n, f, &s, err, errlen) < 0)
+		return -1;
+	if (usb_host_parse_spec(s, &spec, why, sizeof(why)) < 0)
+		return fail(err, errlen, "%s: %s", f, why);
+	set_str(t, s);
+	return 0;
+}
+
+static const struct member usb_members[] = { { "host", u_host } };
+
+static int m_usb(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	CFG(t);
+	if (json_node_get_node_type(n) != JSON_NODE_ARRAY)
+		return fail(err, errlen, "%s: expected an array [{\"host\": \"VID:PID\"}, ...], got %s",
+			    f, node_kind(n));
+	JsonArray *arr = json_node_get_array(n);
+	size_t len = json_array_get_length(arr);
+	if (len > VM_MAX_USB_HOSTS)
+		return fail(err, errlen, "%s: %zu USB devices given — at most %d are supported",
+			    f, len, VM_MAX_USB_HOSTS);
+	char **hosts = g_new0(char *, len + 1);
+	for (size_t i = 0; i < len; i++) {
+		char fi[128];
+		JsonObject *obj = NULL;
+		snprintf(fi, sizeof(fi), "%s[%zu]", f, i);
+		if (j_object(json_array_get_element(arr, (guint)i), fi, &obj, err, errlen) < 0 ||
+		    walk_object(obj, fi, usb_members, G_N_ELEMENTS(usb_members), &hosts[i],
+				err, errlen) < 0 ||
+		    (!hosts[i] && fail(err, errlen, "%s.host: missing — say which host device, "
+				       "e.g. \"46f4:0001\" or \"1-2\"", fi) < 0)) {
+			g_strfreev(hosts);
+			return -1;
+		}
+	}
+	g_strfreev(cfg->usb_hosts);
+	cfg->usb_hosts = hosts;
+	cfg->n_usb_hosts = len;
+	cfg->xhci |= len > 0;
+	return 0;
+}
+
+static const char *const firmware_names[] = { "kernel", "uefi", "bios" };
+
+const char *firmware_kind_name(enum firmware_kind f)
+{
+	return (unsigned)f < G_N_ELEMENTS(firmware_names) ? firmware_names[f] : "?";
+}
+
+static int parse_firmware(const char *s, const char *f, enum firmware_kind *dst,
+			  char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < G_N_ELEMENTS(firmware_names); i++) {
+		if (strcmp(s, firmware_names[i]) == 0) {
+			*dst = (enum firmware_kind)i;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "%s: unknown firmware \"%s\" — give kernel (direct Linux "
+		    "boot), uefi (OVMF) or bios", f, s);
+}
+
+/* A comma list of disk[N] and net[N]: the firmware tries them in order. */
+static int check_boot_order(const char *s, const char *f, char *err, size_t errlen)
+{
+	gchar **v = g_strsplit(s, ",", -1);
+	int ret = 0;
+	for (gchar **w = v; *w && !ret; w++) {
+		const char *d = NULL;
+		if (g_str_has_prefix(*w, "disk"))
+			d = *w + 4;
+		else if (g_str_has_prefix(*w, "net"))
+			d = *w + 3;
+		if (!d || (*d && strspn(d, "0123456789") != strlen(d)) || strlen(d) > 2)
+			ret = fail(err, errlen, "%s: \"%s\" is not a boot device — use disk, "
+				   "diskN, net or netN, separated by commas", f, *w);
+	}
+	if (!v[0] && !ret)
+		ret = fail(err, errlen, "%s: empty — e.g. disk0,net0", f);
+	g_strfreev(v);
+	return ret;
+}
+
+static int m_firmware(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	if (j_string(n, f, &s, err, errlen) < 0)
+		return -1;
+	return parse_firmware(s, f, &((struct vm_config *)t)->firmware, err, errlen);
+}
+
+static int m_firmware_code(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return m_path_field(&((struct vm_config *)t)->firmware_code, n, f, err, errlen);
+}
+
+static int m_firmware_vars(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return m_path_field(&((struct vm_config *)t)->firmware_vars, n, f, err, errlen);
+}
+
+static int m_boot_order(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	if (j_string(n, f, &s, err, errlen) < 0 || check_boot_order(s, f, err, errlen) < 0)
+		return -1;
+	set_str(&((struct vm_config *)t)->boot_order, s);
+	return 0;
+}
+
+static int m_hyperv(void *t, JsonNode *n, const char *f, char *err, size_t errlen)
+{
+	return j_bool(n, f, &((struct vm_config *)t)->hyperv, err, errlen);
 }
 
 static const char *const gpu_names[] = { "none", "virtio", "bochs" };
@@ -861,6 +1064,14 @@ static const struct member top_members[] = {
 	{ "gpu", m_gpu },
 	{ "input", m_input },
 	{ "spice", m_spice },
+	{ "pci", m_pci },
+	{ "xhci", m_xhci },
+	{ "usb", m_usb },
+	{ "firmware", m_firmware },
+	{ "firmware_code", m_firmware_code },
+	{ "firmware_vars", m_firmware_vars },
+	{ "boot_order", m_boot_order },
+	{ "hyperv", m_hyperv },
 };
 
 int vm_config_load_json(struct vm_config *cfg, const char *json, size_t len,
@@ -924,7 +1135,9 @@ enum {
 	OPT_CONFIG = 256, OPT_NAME, OPT_MEMORY, OPT_VCPUS, OPT_KERNEL, OPT_INITRD,
 	OPT_CMDLINE, OPT_DISK, OPT_NET, OPT_SERIAL, OPT_CONSOLE, OPT_RNG,
 	OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_SHUTDOWN_TIMEOUT,
-	OPT_CONTROL, OPT_NO_SANDBOX, OPT_GPU, OPT_INPUT, OPT_SPICE,
+	OPT_CONTROL, OPT_NO_SANDBOX, OPT_GPU, OPT_INPUT, OPT_SPICE, OPT_PCI,
+	OPT_XHCI, OPT_USB, OPT_FIRMWARE, OPT_FIRMWARE_CODE, OPT_FIRMWARE_VARS,
+	OPT_BOOT_ORDER, OPT_HYPERV,
 };
 
 static const struct option long_opts[] = {
@@ -950,6 +1163,14 @@ static const struct option long_opts[] = {
 	{ "gpu", required_argument, NULL, OPT_GPU },
 	{ "input", optional_argument, NULL, OPT_INPUT },
 	{ "spice", required_argument, NULL, OPT_SPICE },
+	{ "pci", required_argument, NULL, OPT_PCI },
+	{ "xhci", no_argument, NULL, OPT_XHCI },
+	{ "usb", required_argument, NULL, OPT_USB },
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "firmware-code", required_argument, NULL, OPT_FIRMWARE_CODE },
+	{ "firmware-vars", required_argument, NULL, OPT_FIRMWARE_VARS },
+	{ "boot-order", required_argument, NULL, OPT_BOOT_ORDER },
+	{ "hyperv", required_argument, NULL, OPT_HYPERV },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -985,6 +1206,21 @@ void vm_config_usage(FILE *out, const char *prog)
 "  --spice unix:PATH|tcp:HOST:PORT,password=SECRET|fd:N|none\n"
 "                         SPICE console on the display (default none;\n"
 "                         docs/spice.md); tcp::PORT listens on 127.0.0.1\n"
+"  --xhci                 add an xHCI USB controller (docs/usb.md)\n"
+"  --usb host=VID:PID|BUS-PORT\n"
+"                         pass a host USB device through (e.g. host=46f4:0001\n"
+"                         or host=1-2.3); repeat for more; implies --xhci\n"
+"  --pci host=DDDD:BB:DD.F[,rom=FILE]\n"
+"                         pass a host PCI device (bound to vfio-pci) through;\n"
+"                         repeat for more (docs/vfio.md)\n"
+"  --firmware kernel|uefi what runs first: the --kernel directly (default)\n"
+"                         or UEFI (OVMF; docs/uefi.md)\n"
+"  --firmware-code PATH   OVMF code image (default %s)\n"
+"  --firmware-vars PATH   this domain's UEFI variable store, written back\n"
+"                         (a copy of %s; without it\n"
+"                         variable changes are lost at exit)\n"
+"  --boot-order LIST      disk,diskN,net,netN in the order to try (UEFI)\n"
+"  --hyperv on|off        offer Hyper-V enlightenments (docs/windows.md)\n"
 "  --on-poweroff ACTION   destroy|restart|preserve (default destroy)\n"
 "  --on-reboot ACTION     destroy|restart|preserve (default restart)\n"
 "  --on-crash ACTION      destroy|restart|preserve (default destroy)\n"
@@ -1006,7 +1242,8 @@ void vm_config_usage(FILE *out, const char *prog)
 "Exit status: 0 guest powered off; 1 VMM error (message on stderr);\n"
 "2 guest rebooted with on_reboot=destroy; 3 guest crashed with\n"
 "on_crash=destroy; 4 SIGTERM grace period ran out, guest forced off.\n",
-		prog, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, VM_MAX_VCPUS);
+		prog, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, VM_MAX_VCPUS,
+		OVMF_CODE_DEFAULT, OVMF_VARS_TEMPLATE);
 }
 
 /* Split "k=v,k2=v2" into a key/value list; ",," is a literal comma so that
@@ -1362,7 +1599,7 @@ static int flag_uint(const char *flag, const char *arg, uint64_t *out,
 
 /* Flags that accumulate into lists: the first use replaces the file's list. */
 struct list_state {
-	bool disks_from_flags, nics_from_flags;
+	bool disks_from_flags, nics_from_flags, usb_from_flags, pci_from_flags;
 };
 
 static int add_disk(struct vm_config *cfg, struct list_state *ls, const char *arg,
@@ -1414,6 +1651,80 @@ static int add_nic(struct vm_config *cfg, struct list_state *ls, const char *arg
 	}
 	cfg->nics = g_renew(struct nic_config, cfg->nics, cfg->n_nics + 1);
 	cfg->nics[cfg->n_nics++] = n;
+	return 0;
+}
+
+static int add_usb(struct vm_config *cfg, struct list_state *ls, const char *arg,
+		   char *err, size_t errlen)
+{
+	struct usb_host_spec spec;
+	char why[256];
+	if (strncmp(arg, "host=", 5))
+		return fail(err, errlen, "--usb %s: expected host=VID:PID or host=BUS-PORT "
+			    "(e.g. --usb host=46f4:0001)", arg);
+	if (usb_host_parse_spec(arg + 5, &spec, why, sizeof(why)) < 0)
+		return fail(err, errlen, "--usb: %s", why);
+	if (!ls->usb_from_flags) {
+		g_strfreev(cfg->usb_hosts);
+		cfg->usb_hosts = NULL;
+		cfg->n_usb_hosts = 0;
+		ls->usb_from_flags = true;
+	}
+	if (cfg->n_usb_hosts >= VM_MAX_USB_HOSTS)
+		return fail(err, errlen, "--usb: more than %d USB devices — remove some",
+			    VM_MAX_USB_HOSTS);
+	cfg->usb_hosts = g_renew(char *, cfg->usb_hosts, cfg->n_usb_hosts + 2);
+	cfg->usb_hosts[cfg->n_usb_hosts++] = g_strdup(arg + 5);
+	cfg->usb_hosts[cfg->n_usb_hosts] = NULL;
+	cfg->xhci = true;
+	return 0;
+}
+
+static int parse_pci_flag(const char *spec, struct pci_config *p, char *err, size_t errlen)
+{
+	GArray *kvs = g_array_new(FALSE, FALSE, sizeof(struct kv));
+	int ret = -1;
+
+	split_kv(spec, kvs);
+	for (guint i = 0; i < kvs->len; i++) {
+		const struct kv *kv = &g_array_index(kvs, struct kv, i);
+		if (!strcmp(kv->key, "host") || !strcmp(kv->key, "rom")) {
+			if (kv_need_value(kv, "--pci", err, errlen) < 0)
+				goto out;
+			set_str(!strcmp(kv->key, "host") ? &p->host : &p->rom, kv->val);
+		} else {
+			fail(err, errlen, "--pci: unknown key \"%s\" — use host=DDDD:BB:DD.F[,rom=FILE]",
+			     kv->key);
+			goto out;
+		}
+	}
+	ret = check_pci(p, "--pci", err, errlen);
+out:
+	kv_free(kvs);
+	return ret;
+}
+
+static int add_pci(struct vm_config *cfg, struct list_state *ls, const char *arg,
+		   char *err, size_t errlen)
+{
+	struct pci_config p = { 0 };
+
+	if (parse_pci_flag(arg, &p, err, errlen) < 0) {
+		pcis_free(g_memdup2(&p, sizeof(p)), 1);
+		return -1;
+	}
+	if (!ls->pci_from_flags) {
+		pcis_free(cfg->pci, cfg->n_pci);
+		cfg->pci = NULL;
+		cfg->n_pci = 0;
+		ls->pci_from_flags = true;
+	}
+	if (cfg->n_pci >= VM_MAX_PCI) {
+		pcis_free(g_memdup2(&p, sizeof(p)), 1);
+		return fail(err, errlen, "--pci: more than %d devices — remove some", VM_MAX_PCI);
+	}
+	cfg->pci = g_renew(struct pci_config, cfg->pci, cfg->n_pci + 1);
+	cfg->pci[cfg->n_pci++] = p;
 	return 0;
 }
 
@@ -1469,6 +1780,13 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 	case OPT_RNG:
 		cfg->rng = true;
 		return 0;
+	case OPT_PCI:
+		return add_pci(cfg, ls, arg, err, errlen);
+	case OPT_XHCI:
+		cfg->xhci = true;
+		return 0;
+	case OPT_USB:
+		return add_usb(cfg, ls, arg, err, errlen);
 	case OPT_ON_POWEROFF:
 		return parse_action(arg, "--on-poweroff", &cfg->on_poweroff, err, errlen);
 	case OPT_ON_REBOOT:
@@ -1498,6 +1816,22 @@ static int apply_flag(struct vm_config *cfg, struct list_state *ls, int opt,
 		return 0;
 	case OPT_SPICE:
 		return parse_spice_spec(arg, "--spice", &cfg->spice, err, errlen);
+	case OPT_FIRMWARE:
+		return parse_firmware(arg, "--firmware", &cfg->firmware, err, errlen);
+	case OPT_FIRMWARE_CODE:
+		return flag_path(&cfg->firmware_code, arg, "--firmware-code", err, errlen);
+	case OPT_FIRMWARE_VARS:
+		return flag_path(&cfg->firmware_vars, arg, "--firmware-vars", err, errlen);
+	case OPT_BOOT_ORDER:
+		if (check_boot_order(arg, "--boot-order", err, errlen) < 0)
+			return -1;
+		set_str(&cfg->boot_order, arg);
+		return 0;
+	case OPT_HYPERV:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return fail(err, errlen, "--hyperv %s: give on or off", arg);
+		cfg->hyperv = strcmp(arg, "on") == 0;
+		return 0;
 	}
 	return fail(err, errlen, "internal error: unhandled option %d", opt);
 }
@@ -1547,7 +1881,7 @@ static int find_config_path(int argc, char **argv, const char **path,
 int vm_config_parse_args(struct vm_config *cfg, int argc, char **argv,
 			 char *err, size_t errlen)
 {
-	struct list_state ls = { false, false };
+	struct list_state ls = { 0 };
 	const char *config_path;
 	int ret;
 
@@ -1611,6 +1945,15 @@ static int validate_lists(const struct vm_config *cfg, char *err, size_t errlen)
 					    i, j);
 		}
 	}
+	for (size_t i = 0; i < cfg->n_pci; i++) {
+		snprintf(f, sizeof(f), "pci[%zu]", i);
+		if (check_pci(&cfg->pci[i], f, err, errlen) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (!g_ascii_strcasecmp(cfg->pci[i].host, cfg->pci[j].host))
+				return fail(err, errlen, "pci[%zu].host: %s is already pci[%zu] — pass each device once",
+					    i, cfg->pci[i].host, j);
+	}
 	return 0;
 }
 
@@ -1637,10 +1980,17 @@ int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	    check_vcpus(cfg->vcpus, "vcpus", err, errlen) < 0 ||
 	    check_timeout(cfg->shutdown_timeout_s, "shutdown_timeout_s", err, errlen) < 0)
 		return -1;
-	if (!cfg->kernel)
-		return fail(err, errlen, "kernel: missing — give an x86-64 bzImage with --kernel PATH or \"kernel\" in the file");
-	if (check_path(cfg->kernel, "kernel", err, errlen) < 0)
+	if (cfg->firmware == FIRMWARE_BIOS)
+		return fail(err, errlen, "firmware: bios (SeaBIOS) is not supported yet — use uefi "
+			    "(OVMF) or boot a kernel directly");
+	if (!cfg->kernel && cfg->firmware == FIRMWARE_KERNEL)
+		return fail(err, errlen, "kernel: missing — give an x86-64 bzImage with --kernel PATH or \"kernel\" in the file, or boot firmware with --firmware uefi");
+	if (cfg->kernel && check_path(cfg->kernel, "kernel", err, errlen) < 0)
 		return -1;
+	if (cfg->firmware != FIRMWARE_UEFI &&
+	    (cfg->firmware_code || cfg->firmware_vars || cfg->boot_order))
+		return fail(err, errlen, "firmware_code, firmware_vars and boot_order only apply "
+			    "with firmware uefi (--firmware uefi)");
 	if (cfg->initrd && check_path(cfg->initrd, "initrd", err, errlen) < 0)
 		return -1;
 	if (cfg->cmdline && check_cmdline(cfg->cmdline, "cmdline", err, errlen) < 0)

@@ -42,6 +42,12 @@ struct nic_config {
 	bool has_mac;    /* else a stable MAC is derived from name + index */
 };
 
+/* A host PCI device given to the domain through VFIO (docs/vfio.md). */
+struct pci_config {
+	char *host;      /* DDDD:BB:DD.F, bound to vfio-pci */
+	char *rom;       /* expansion ROM image instead of the device's; may be NULL */
+};
+
 enum gpu_kind {
 	GPU_NONE,
 	GPU_VIRTIO,   /* virtio-gpu (2D): Linux virtio_gpu */
@@ -71,6 +77,16 @@ struct spice_config {
 	char *password;   /* SPICE_TCP: the ticket clients must present */
 };
 
+/* What runs first (docs/uefi.md). */
+enum firmware_kind {
+	FIRMWARE_KERNEL,  /* the VMM loads a Linux kernel directly (default) */
+	FIRMWARE_UEFI,    /* OVMF from flash; fw_cfg describes the machine */
+	FIRMWARE_BIOS,    /* legacy BIOS: named, not implemented yet */
+};
+
+#define OVMF_CODE_DEFAULT "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define OVMF_VARS_TEMPLATE "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
 struct vm_config {
 	char *name;
 	uint64_t memory_mib;
@@ -92,11 +108,24 @@ struct vm_config {
 	enum gpu_kind gpu;              /* display device (docs/display.md) */
 	enum input_mode input;          /* virtio-input keyboard + tablet */
 	struct spice_config spice;      /* SPICE console; kind NONE = none */
+	enum firmware_kind firmware;    /* docs/uefi.md */
+	char *firmware_code;            /* OVMF code image (NULL: the default) */
+	char *firmware_vars;            /* this domain's writable VARS file;
+					 * NULL: the template, changes not kept */
+	char *boot_order;               /* "disk0,net0,..." for the firmware */
+	bool hyperv;                    /* Hyper-V enlightenments (docs/windows.md) */
+	struct pci_config *pci;         /* host PCI devices (VFIO passthrough) */
+	size_t n_pci;
+	bool xhci;                      /* xHCI USB controller (docs/usb.md) */
+	char **usb_hosts;               /* host USB devices attached at start: */
+	size_t n_usb_hosts;             /* VID:PID or BUS-PORT specs; imply xhci */
 };
 
 #define VM_MAX_VCPUS 64
 #define VM_MAX_DISKS 16
 #define VM_MAX_NICS 8
+#define VM_MAX_PCI 16
+#define VM_MAX_USB_HOSTS 8
 #define VM_MIN_MEMORY_MIB 16
 #define VM_MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
 
@@ -117,6 +146,7 @@ int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 const char *lifecycle_action_name(enum lifecycle_action a);
 const char *gpu_kind_name(enum gpu_kind g);
+const char *firmware_kind_name(enum firmware_kind f);
 /* Whether the virtio-input keyboard and tablet are added. */
 bool vm_config_input_enabled(const struct vm_config *cfg);
 

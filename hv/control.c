@@ -15,6 +15,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "spice_module.h"
+#include "usb_host.h"
 #include "vcpu.h"
 #include "virtio/virtio.h"
 #include "vm.h"
@@ -150,6 +151,59 @@ static void build_stats(struct vm *vm, JsonBuilder *b)
 	add_devices(vm, b, VIRTIO_ID_NET, "nics");
 }
 
+static void add_usb_entry(void *opaque, const struct usb_host_info *i)
+{
+	JsonBuilder *b = opaque;
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "id");
+	json_builder_add_string_value(b, i->id);
+	json_builder_set_member_name(b, "host");
+	json_builder_add_string_value(b, i->host);
+	add_int(b, "port", i->port);
+	json_builder_set_member_name(b, "speed");
+	json_builder_add_string_value(b, usb_speed_name(i->speed));
+	json_builder_set_member_name(b, "name");
+	json_builder_add_string_value(b, i->name);
+	json_builder_end_object(b);
+}
+
+static const char *str_member(JsonObject *req, const char *name)
+{
+	JsonNode *n = json_object_has_member(req, name) ?
+		      json_object_get_member(req, name) : NULL;
+	return n && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
+}
+
+/* usb-attach, usb-detach, usb-list (docs/vmm-control.md). */
+static const char *usb_command(const char *cmd, JsonObject *req, JsonBuilder *b)
+{
+	static char why[512];
+	const char *host = str_member(req, "host"), *id = str_member(req, "id");
+	if (!strcmp(cmd, "usb-list")) {
+		json_builder_set_member_name(b, "devices");
+		json_builder_begin_array(b);
+		usb_host_list(add_usb_entry, b);
+		json_builder_end_array(b);
+		return NULL;
+	}
+	if (!strcmp(cmd, "usb-attach")) {
+		char newid[16];
+		int port;
+		if (!host)
+			return "usb-attach: give the host device as \"host\": \"VID:PID\" "
+			       "or \"BUS-PORT\"";
+		if (usb_host_attach(host, newid, sizeof(newid), &port, why, sizeof(why)) < 0)
+			return why;
+		json_builder_set_member_name(b, "id");
+		json_builder_add_string_value(b, newid);
+		add_int(b, "port", port);
+		return NULL;
+	}
+	if (!host && !id)
+		return "usb-detach: give \"id\" (from usb-list) or \"host\"";
+	return usb_host_detach(id ? id : host, why, sizeof(why)) < 0 ? why : NULL;
+}
+
 /* Runs a command; returns NULL on success with the reply members already
  * added, or an error message. */
 static const char *run_command(struct vm *vm, const char *cmd, JsonObject *req,
@@ -183,6 +237,9 @@ static const char *run_command(struct vm *vm, const char *cmd, JsonObject *req,
 			json_builder_add_string_value(b, uri);
 		else
 			json_builder_add_null_value(b);
+	} else if (!strncmp(cmd, "usb-", 4) && (!strcmp(cmd + 4, "attach") ||
+		   !strcmp(cmd + 4, "detach") || !strcmp(cmd + 4, "list"))) {
+		return usb_command(cmd, req, b);
 	} else if (!strcmp(cmd, "reboot")) {
 		log_info("control: resetting the domain");
 		vm_request_exit(vm, VM_EXIT_REBOOT);
@@ -215,7 +272,8 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 	const char *why = run_command(vm, cmd, req, b);
 	if (why && !strcmp(why, "unknown command"))
 		return reply_error("unknown command '%s' (known: query, stats, pause, "
-				   "resume, shutdown, destroy, reboot, spice-info)", cmd);
+				   "resume, shutdown, destroy, reboot, spice-info, usb-attach, "
+				   "usb-detach, usb-list)", cmd);
 	if (why)
 		return reply_error("%s", why);
 	json_builder_end_object(b);

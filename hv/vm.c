@@ -28,7 +28,11 @@
 #include "log.h"
 #include "pci/pci.h"
 #include "spice_module.h"
+#include "usb/xhci.h"
+#include "usb_host.h"
 #include "vcpu.h"
+#include "vfio_pci.h"
+#include "virtio/console.h"
 #include "virtio/virtio.h"
 
 /* Placed where a PC has them, below the firmware flash. */
@@ -172,7 +176,11 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	for (size_t i = 0; i < cfg->n_nics; i++)
 		if (virtio_net_create(vm, &cfg->nics[i], (unsigned)i))
 			return ERR("nics[%zu]: cannot attach (see above)", i);
-	if (cfg->console.kind != CHARDEV_NONE && virtio_console_create(vm, &cfg->console))
+	/* A SPICE console brings the agent's port (docs/spice.md). */
+	static const char *const agent_port[] = { VIRTIO_CONSOLE_SPICE_PORT };
+	unsigned n_ports = cfg->spice.kind != SPICE_NONE ? 1 : 0;
+	if ((cfg->console.kind != CHARDEV_NONE || n_ports) &&
+	    virtio_console_create_ports(vm, &cfg->console, agent_port, n_ports))
 		return ERR("cannot create the virtio console (see above)");
 	if (cfg->rng && virtio_rng_create(vm))
 		return ERR("cannot create the virtio-rng device");
@@ -180,6 +188,15 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 		return ERR("cannot create the virtio-gpu device (see above)");
 	if (cfg->gpu == GPU_BOCHS && bochs_display_create(vm))
 		return ERR("cannot create the bochs-display device (see above)");
+	if (vfio_pci_create_all(vm, err, errlen))
+		return -1;
+	if (cfg->xhci && xhci_create(vm, &vm->xhci))
+		return ERR("cannot create the xHCI USB controller (see above)");
+	if (vm->xhci) {
+		usb_host_set_controller(vm->xhci, &vm->loop);
+		if (usb_host_attach_all(cfg->usb_hosts, cfg->n_usb_hosts, err, errlen))
+			return -1;
+	}
 	if (vm_config_input_enabled(cfg) && virtio_input_create(vm))
 		return ERR("cannot create the virtio-input devices (see above)");
 	/* After virtio-input: the PS/2 keyboard is the fallback input sink. */
@@ -558,6 +575,14 @@ void vm_destroy(struct vm *vm)
 		virtio_pci_destroy(vm->virtio_devs[i]);
 	vm->n_virtio = 0;
 	bochs_display_destroy(vm);
+	/* After the vCPUs stopped: the devices are reset and released. */
+	vfio_pci_destroy_all(vm);
+	if (vm->xhci) {
+		/* Gives every host USB device back to the host's drivers. */
+		xhci_destroy(vm->xhci);
+		usb_host_set_controller(NULL, NULL);
+		vm->xhci = NULL;
+	}
 	i8042_destroy(vm);
 	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)

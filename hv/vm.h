@@ -55,6 +55,7 @@ struct vm {
 	uint32_t crash_vcpu;           /* which vCPU reported the crash */
 	void *acpi_pm;                 /* struct acpi_pm *, for the power button */
 	struct control *control;       /* control socket, NULL without --control */
+	struct xhci *xhci;             /* USB controller, NULL without --xhci/--usb */
 	const char *serial_path;       /* the serial console's pty/socket, or NULL */
 	uint64_t started_ms;           /* CLOCK_MONOTONIC at vm_create */
 	struct evloop_watch *shutdown_timer;  /* set while a shutdown is pending */

@@ -30,9 +30,10 @@ struct _AtollManagerDomainDetails {
 	GtkButton *apply_button, *revert_button;
 	GtkBox *graphs_box;
 	GtkLabel *perf_label;
+	GtkToggleButton *freeze_button;
 	GtkStack *console_stack;
 	GtkScrolledWindow *console_scroller;
-	GtkWidget *cpu_graph, *mem_graph, *console;
+	GtkWidget *cpu_graph, *mem_graph, *disk_graph, *net_graph, *console;
 
 	AtollClient *client;
 	GCancellable *cancel;   /* everything for the shown domain */
@@ -432,21 +433,55 @@ static void load(AtollManagerDomainDetails *self, gboolean settings)
 
 /* ---- performance ---- */
 
+/* A rate per second between two samples of a cumulative counter; counters
+ * restart at 0 when the VMM restarts, which is no negative rate. */
+static double rate(JsonNode *a, JsonNode *b, const char *member, double dt)
+{
+	double d = atoll_json_double(b, member, 0) - atoll_json_double(a, member, 0);
+	return dt > 0 ? MAX(0, d / dt) : 0;
+}
+
+/* "1.2 MB/s" */
+static char *format_rate(double bytes_per_s)
+{
+	g_autofree char *size = g_format_size((guint64)bytes_per_s);
+	return g_strdup_printf(_("%s/s"), size);
+}
+
+/* The top of a byte-rate scale: the peak rounded up, at least 64 KiB/s so
+ * that an idle disk draws a flat line rather than noise at full height. */
+static double rate_scale(const double *a, const double *b, guint n)
+{
+	double top = 64 * 1024;
+	for (guint i = 0; i < n; i++)
+		top = MAX(top, MAX(a[i], b[i]));
+	return top * 1.1;
+}
+
 static void show_stats(AtollManagerDomainDetails *self, JsonArray *samples)
 {
 	guint n = samples ? json_array_get_length(samples) : 0;
 	g_autofree double *cpu = g_new0(double, MAX(n, 1));
 	g_autofree double *mem = g_new0(double, MAX(n, 1));
+	g_autofree double *rd = g_new0(double, MAX(n, 1));
+	g_autofree double *wr = g_new0(double, MAX(n, 1));
+	g_autofree double *rx = g_new0(double, MAX(n, 1));
+	g_autofree double *tx = g_new0(double, MAX(n, 1));
 	guint m = 0;
 	double mem_max = (double)atoll_json_int(self->def, "memory_mib", 1) * 1024 * 1024;
+	double ops = 0;
 	for (guint i = 1; i < n; i++) {
 		JsonNode *a = json_array_get_element(samples, i - 1);
 		JsonNode *b = json_array_get_element(samples, i);
 		double dt = atoll_json_double(b, "t", 0) - atoll_json_double(a, "t", 0);
-		double dc = atoll_json_double(b, "cpu_time_s", 0) - atoll_json_double(a, "cpu_time_s", 0);
-		cpu[m] = dt > 0 ? MAX(0, dc / dt * 100.0) : 0;
+		cpu[m] = rate(a, b, "cpu_time_s", dt) * 100.0;
 		mem[m] = atoll_json_double(b, "memory_rss_bytes", 0);
 		mem_max = MAX(mem_max, mem[m]);
+		rd[m] = rate(a, b, "disk_rd_bytes", dt);
+		wr[m] = rate(a, b, "disk_wr_bytes", dt);
+		rx[m] = rate(a, b, "net_rx_bytes", dt);
+		tx[m] = rate(a, b, "net_tx_bytes", dt);
+		ops = rate(a, b, "disk_rd_ops", dt) + rate(a, b, "disk_wr_ops", dt);
 		m++;
 	}
 	double vcpus = (double)MAX(1, atoll_json_int(self->def, "vcpus", 1));
@@ -456,9 +491,26 @@ static void show_stats(AtollManagerDomainDetails *self, JsonArray *samples)
 				       100.0 * vcpus, cpu_text);
 	atoll_manager_graph_set_values(ATOLL_MANAGER_GRAPH(self->mem_graph), mem, m,
 				       mem_max, mem_text);
-	gtk_label_set_text(self->perf_label, m ? _("The last two minutes, one sample a second.") :
+
+	g_autofree char *disk_text = NULL, *net_text = NULL;
+	if (m) {
+		g_autofree char *r = format_rate(rd[m - 1]), *w = format_rate(wr[m - 1]);
+		g_autofree char *i = format_rate(rx[m - 1]), *o = format_rate(tx[m - 1]);
+		disk_text = g_strdup_printf(_("read %s · write %s · %.0f IOPS"), r, w, ops);
+		net_text = g_strdup_printf(_("in %s · out %s"), i, o);
+	}
+	double disk_top = rate_scale(rd, wr, m), net_top = rate_scale(rx, tx, m);
+	atoll_manager_graph_set_values(ATOLL_MANAGER_GRAPH(self->disk_graph), rd, m,
+				       disk_top, disk_text);
+	atoll_manager_graph_set_second(ATOLL_MANAGER_GRAPH(self->disk_graph), wr, m);
+	atoll_manager_graph_set_values(ATOLL_MANAGER_GRAPH(self->net_graph), rx, m,
+				       net_top, net_text);
+	atoll_manager_graph_set_second(ATOLL_MANAGER_GRAPH(self->net_graph), tx, m);
+	gtk_label_set_text(self->perf_label, m ? _("The last two minutes, one sample a second. "
+						   "Disk: read filled, write as a line; network: "
+						   "received filled, sent as a line.") :
 			   _("No samples: the domain is not running. Start it to see its "
-			     "CPU and memory use here."));
+			     "CPU, memory, disk and network use here."));
 }
 
 static void stats_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -474,6 +526,10 @@ static void stats_done(GObject *src, GAsyncResult *res, gpointer data)
 	}
 	self->stats_busy = FALSE;
 	self->stats_count++;
+	if (gtk_toggle_button_get_active(self->freeze_button)) {
+		load_free(l);
+		return;
+	}
 	/* A stopped domain has no samples (or a 409): show empty graphs. */
 	show_stats(self, reply ? atoll_client_reply_array(reply, "samples") : NULL);
 	load_free(l);
@@ -482,7 +538,8 @@ static void stats_done(GObject *src, GAsyncResult *res, gpointer data)
 static gboolean stats_tick(gpointer data)
 {
 	AtollManagerDomainDetails *self = data;
-	if (!self->name || !self->client || self->stats_busy)
+	if (!self->name || !self->client || self->stats_busy ||
+	    gtk_toggle_button_get_active(self->freeze_button))
 		return G_SOURCE_CONTINUE;
 	gint64 since = g_get_real_time() / G_USEC_PER_SEC - STATS_WINDOW_S;
 	g_autofree char *suffix = g_strdup_printf("/stats?since=%" G_GINT64_FORMAT, since);
@@ -514,6 +571,7 @@ void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const ch
 	g_clear_pointer(&self->def, json_node_unref);
 	self->stats_busy = FALSE;
 	self->stats_count = 0;
+	gtk_toggle_button_set_active(self->freeze_button, FALSE);
 	g_clear_pointer(&self->console_uri, g_free);
 	update_console(self);
 	show_stats(self, NULL);
@@ -532,6 +590,26 @@ void atoll_manager_domain_details_reload(AtollManagerDomainDetails *self)
 JsonNode *atoll_manager_domain_details_get_definition(AtollManagerDomainDetails *self)
 {
 	return self->def;
+}
+
+void atoll_manager_domain_details_show_samples(AtollManagerDomainDetails *self,
+					       JsonArray *samples)
+{
+	show_stats(self, samples);
+}
+
+GtkWidget *atoll_manager_domain_details_get_graph(AtollManagerDomainDetails *self,
+						  const char *which)
+{
+	if (g_str_equal(which, "cpu"))
+		return self->cpu_graph;
+	if (g_str_equal(which, "memory"))
+		return self->mem_graph;
+	if (g_str_equal(which, "disk"))
+		return self->disk_graph;
+	if (g_str_equal(which, "network"))
+		return self->net_graph;
+	return NULL;
 }
 
 guint atoll_manager_domain_details_get_stats_count(AtollManagerDomainDetails *self)
@@ -576,7 +654,7 @@ static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsCla
 	BIND(timeout_row); BIND(memory_spin); BIND(vcpus_spin); BIND(timeout_spin);
 	BIND(kernel_entry); BIND(initrd_entry); BIND(cmdline_entry); BIND(label_button);
 	BIND(autostart_switch); BIND(apply_button); BIND(revert_button); BIND(graphs_box);
-	BIND(perf_label); BIND(console_stack); BIND(console_scroller);
+	BIND(perf_label); BIND(console_stack); BIND(console_scroller); BIND(freeze_button);
 #undef BIND
 	gtk_widget_class_install_action(wc, "details.apply", NULL, apply_activated);
 	gtk_widget_class_install_action(wc, "details.revert", NULL, revert_activated);
@@ -594,6 +672,8 @@ static void label_controls(AtollManagerDomainDetails *self)
 	atoll_set_accessible_label(GTK_WIDGET(self->autostart_switch), _("Start with the host"));
 	atoll_set_accessible_label(GTK_WIDGET(self->apply_button), _("Apply the settings"));
 	atoll_set_accessible_label(GTK_WIDGET(self->revert_button), _("Revert the settings"));
+	atoll_set_accessible_label(GTK_WIDGET(self->freeze_button),
+				   _("Freeze the performance graphs"));
 }
 
 static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
@@ -604,6 +684,11 @@ static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
 	self->mem_graph = atoll_manager_graph_new(_("Memory"), &green);
 	gtk_box_append(self->graphs_box, self->cpu_graph);
 	gtk_box_append(self->graphs_box, self->mem_graph);
+	GdkRGBA orange = { 0.90, 0.38, 0.0, 1 }, purple = { 0.57, 0.25, 0.68, 1 };
+	self->disk_graph = atoll_manager_graph_new(_("Disk"), &orange);
+	self->net_graph = atoll_manager_graph_new(_("Network"), &purple);
+	gtk_box_append(self->graphs_box, self->disk_graph);
+	gtk_box_append(self->graphs_box, self->net_graph);
 	gtk_color_chooser_set_use_alpha(GTK_COLOR_CHOOSER(self->label_button), FALSE);
 	label_controls(self);
 	self->cancel = g_cancellable_new();

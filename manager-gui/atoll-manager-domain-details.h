@@ -24,4 +24,12 @@ JsonNode *atoll_manager_domain_details_get_definition(AtollManagerDomainDetails 
 /* Number of stats replies received for the shown domain (tests). */
 guint atoll_manager_domain_details_get_stats_count(AtollManagerDomainDetails *self);
 
+/* Draws the graphs from @samples in the format of GET …/stats (the poll
+ * does this every 2 s; tests call it with samples of their own). */
+void atoll_manager_domain_details_show_samples(AtollManagerDomainDetails *self,
+					       JsonArray *samples);
+/* "cpu", "memory", "disk" or "network". */
+GtkWidget *atoll_manager_domain_details_get_graph(AtollManagerDomainDetails *self,
+						  const char *which);
+
 G_END_DECLS

@@ -1,5 +1,6 @@
 /* atoll-manager-domain-row.c - see atoll-manager-domain-row.h. */
 #include "atoll-manager-domain-row.h"
+#include "atoll-manager-thumbnail.h"
 #include "atoll-manager-util.h"
 
 #include <glib/gi18n.h>
@@ -8,7 +9,9 @@ struct _AtollManagerDomainRow {
 	GtkListBoxRow parent;
 	GtkDrawingArea *swatch;
 	GtkLabel *name_label, *state_label, *usage_label;
+	AtollManagerThumbnail *thumbnail;
 	char *name, *state;
+	gboolean console_known;
 	GdkRGBA label;
 };
 
@@ -36,12 +39,14 @@ static void atoll_manager_domain_row_class_init(AtollManagerDomainRowClass *klas
 {
 	GtkWidgetClass *wc = GTK_WIDGET_CLASS(klass);
 	G_OBJECT_CLASS(klass)->finalize = atoll_manager_domain_row_finalize;
+	g_type_ensure(ATOLL_TYPE_MANAGER_THUMBNAIL);
 	gtk_widget_class_set_template_from_resource(wc,
 		"/org/atoll/Manager/atoll-manager-domain-row.ui");
 	gtk_widget_class_bind_template_child(wc, AtollManagerDomainRow, swatch);
 	gtk_widget_class_bind_template_child(wc, AtollManagerDomainRow, name_label);
 	gtk_widget_class_bind_template_child(wc, AtollManagerDomainRow, state_label);
 	gtk_widget_class_bind_template_child(wc, AtollManagerDomainRow, usage_label);
+	gtk_widget_class_bind_template_child(wc, AtollManagerDomainRow, thumbnail);
 }
 
 static void atoll_manager_domain_row_init(AtollManagerDomainRow *self)
@@ -78,6 +83,12 @@ void atoll_manager_domain_row_update(AtollManagerDomainRow *self, JsonNode *entr
 				     double cpu_percent)
 {
 	const char *state = atoll_json_string(entry, "state", "shutoff");
+	/* Only a running domain has a screen worth a picture; a paused one
+	 * keeps its last picture. */
+	if (!g_str_equal(state, "running") && !g_str_equal(state, "paused")) {
+		atoll_manager_thumbnail_set_uri(self->thumbnail, NULL);
+		self->console_known = FALSE;
+	}
 	g_free(self->state);
 	self->state = g_strdup(state);
 	gtk_label_set_text(self->state_label, atoll_state_display_name(state));
@@ -100,4 +111,25 @@ void atoll_manager_domain_row_update(AtollManagerDomainRow *self, JsonNode *entr
 						self->name, atoll_state_display_name(state),
 						mem, vcpus);
 	atoll_set_accessible_label(GTK_WIDGET(self), a11y);
+}
+
+void atoll_manager_domain_row_set_console_uri(AtollManagerDomainRow *self, const char *uri)
+{
+	self->console_known = TRUE;
+	atoll_manager_thumbnail_set_uri(self->thumbnail, uri);
+}
+
+gboolean atoll_manager_domain_row_needs_console_uri(AtollManagerDomainRow *self)
+{
+	return !self->console_known && g_strcmp0(self->state, "running") == 0;
+}
+
+void atoll_manager_domain_row_mark_console_pending(AtollManagerDomainRow *self)
+{
+	self->console_known = TRUE;
+}
+
+GtkWidget *atoll_manager_domain_row_get_thumbnail(AtollManagerDomainRow *self)
+{
+	return GTK_WIDGET(self->thumbnail);
 }

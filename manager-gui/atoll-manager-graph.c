@@ -6,7 +6,7 @@ struct _AtollManagerGraph {
 	GtkDrawingArea parent;
 	char *title, *summary;
 	GdkRGBA colour;
-	GArray *values;
+	GArray *values, *second;  /* second: drawn as a line only */
 	double max;
 };
 
@@ -49,6 +49,25 @@ static void draw(GtkDrawingArea *area, cairo_t *cr, int w, int h, gpointer data)
 		cairo_stroke(cr);
 	}
 
+	guint n2 = self->second->len;
+	if (n2 >= 2 && self->max > 0) {
+		double step = (double)w / (n2 - 1);
+		for (guint i = 0; i < n2; i++) {
+			double v = CLAMP(g_array_index(self->second, double, i), 0, self->max);
+			if (i == 0)
+				cairo_move_to(cr, 0, h - v / self->max * (h - 4));
+			else
+				cairo_line_to(cr, i * step, h - v / self->max * (h - 4));
+		}
+		GdkRGBA c = self->colour;
+		cairo_set_source_rgba(cr, c.red * 0.6, c.green * 0.6, c.blue * 0.6, 1);
+		cairo_set_line_width(cr, 2);
+		double dash[] = { 6, 3 };
+		cairo_set_dash(cr, dash, 2, 0);
+		cairo_stroke(cr);
+		cairo_set_dash(cr, NULL, 0, 0);
+	}
+
 	cairo_set_source_rgba(cr, fg.red, fg.green, fg.blue, 0.8);
 	cairo_select_font_face(cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
 	cairo_set_font_size(cr, 12);
@@ -68,6 +87,7 @@ static void atoll_manager_graph_finalize(GObject *object)
 	g_free(self->title);
 	g_free(self->summary);
 	g_array_unref(self->values);
+	g_array_unref(self->second);
 	G_OBJECT_CLASS(atoll_manager_graph_parent_class)->finalize(object);
 }
 
@@ -80,7 +100,8 @@ static void atoll_manager_graph_class_init(AtollManagerGraphClass *klass)
 static void atoll_manager_graph_init(AtollManagerGraph *self)
 {
 	self->values = g_array_new(FALSE, FALSE, sizeof(double));
-	gtk_drawing_area_set_content_height(GTK_DRAWING_AREA(self), 120);
+	self->second = g_array_new(FALSE, FALSE, sizeof(double));
+	gtk_drawing_area_set_content_height(GTK_DRAWING_AREA(self), 100);
 	gtk_drawing_area_set_content_width(GTK_DRAWING_AREA(self), 240);
 	gtk_drawing_area_set_draw_func(GTK_DRAWING_AREA(self), draw, NULL, NULL);
 }
@@ -99,6 +120,7 @@ void atoll_manager_graph_set_values(AtollManagerGraph *self, const double *value
 {
 	g_array_set_size(self->values, 0);
 	g_array_append_vals(self->values, values, n);
+	g_array_set_size(self->second, 0);
 	self->max = max;
 	g_free(self->summary);
 	self->summary = g_strdup(summary);
@@ -112,4 +134,21 @@ void atoll_manager_graph_set_values(AtollManagerGraph *self, const double *value
 guint atoll_manager_graph_get_n_values(AtollManagerGraph *self)
 {
 	return self->values->len;
+}
+
+void atoll_manager_graph_set_second(AtollManagerGraph *self, const double *values, guint n)
+{
+	g_array_set_size(self->second, 0);
+	g_array_append_vals(self->second, values, n);
+	gtk_widget_queue_draw(GTK_WIDGET(self));
+}
+
+const char *atoll_manager_graph_get_summary(AtollManagerGraph *self)
+{
+	return self->summary;
+}
+
+guint atoll_manager_graph_get_n_second(AtollManagerGraph *self)
+{
+	return self->second->len;
 }

@@ -15,6 +15,11 @@ GtkWidget *atoll_manager_graph_new(const char *title, const GdkRGBA *colour);
  * @summary the text drawn in the corner ("12 %"). */
 void atoll_manager_graph_set_values(AtollManagerGraph *self, const double *values,
 				    guint n, double max, const char *summary);
+/* A second series on the same scale, drawn as a dashed line (disk writes
+ * beside reads); cleared by set_values(). */
+void atoll_manager_graph_set_second(AtollManagerGraph *self, const double *values, guint n);
 guint atoll_manager_graph_get_n_values(AtollManagerGraph *self);
+guint atoll_manager_graph_get_n_second(AtollManagerGraph *self);
+const char *atoll_manager_graph_get_summary(AtollManagerGraph *self);
 
 G_END_DECLS

@@ -1,6 +1,6 @@
 /* atoll-manager-window-actions.c - the window's actions: the domain
  * lifecycle (start, shut down, force off, reboot, pause/resume, delete),
- * new domain, refresh and retry.  Enabled by the selected domain's state. */
+ * new domain, refresh, retry and the host list's.  Enabled by the selected domain's state. */
 #include "atoll-manager-window.h"
 #include "atoll-manager-util.h"
 
@@ -152,13 +152,29 @@ static void retry_activated(GSimpleAction *a, GVariant *p, gpointer data)
 {
 	(void)a;
 	(void)p;
-	atoll_manager_window_connect(data);
+	atoll_manager_window_retry(data);
+}
+
+static void add_host_activated(GSimpleAction *a, GVariant *p, gpointer data)
+{
+	(void)a;
+	(void)p;
+	atoll_manager_window_add_host_dialog(data);
+}
+
+static void local_host_activated(GSimpleAction *a, GVariant *p, gpointer data)
+{
+	(void)a;
+	(void)p;
+	atoll_manager_window_show_local(data);
 }
 
 static const GActionEntry entries[] = {
 	{ .name = "new-domain", .activate = new_domain_activated },
 	{ .name = "refresh", .activate = refresh_activated },
 	{ .name = "retry", .activate = retry_activated },
+	{ .name = "add-host", .activate = add_host_activated },
+	{ .name = "local-host", .activate = local_host_activated },
 	{ .name = "start", .activate = start_activated },
 	{ .name = "shutdown", .activate = shutdown_activated },
 	{ .name = "force-off", .activate = force_off_activated },

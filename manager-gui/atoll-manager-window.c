@@ -5,6 +5,7 @@
  * after the window closed finds it still valid (the dispose handler cancels
  * whatever is in flight). */
 #include "atoll-manager-window.h"
+#include "atoll-manager-add-host.h"
 #include "atoll-manager-domain-details.h"
 #include "atoll-manager-new-domain.h"
 #include "atoll-manager-util.h"
@@ -31,12 +32,15 @@ struct _AtollManagerWindow {
 	AdwWindowTitle *content_title;
 	GtkWidget *back_button, *new_button, *primary_button, *retry_button,
 		  *empty_new_button, *more_button, *shutdown_button, *pause_button,
-		  *resume_button, *start_button, *details;
+		  *resume_button, *start_button, *details, *add_host_button, *local_button;
 
-	AtollClient *client;
+	AtollClient *client;    /* the shown host's */
+	GPtrArray *hosts;       /* AtollManagerHost; [0] is this computer */
+	AtollManagerHost *host; /* shown */
+	AtollManagerHost *pending; /* selected, still connecting */
 	GCancellable *cancel;
 	SoupWebsocketConnection *events;
-	JsonNode *host;
+	JsonNode *host_info;    /* GET /v1/host */
 	GHashTable *rows;       /* name -> AtollManagerDomainRow (owned by the list) */
 	GHashTable *cpu;        /* name -> CpuSample */
 	guint poll_id, refresh_idle;
@@ -86,7 +90,14 @@ static void disconnect_events(AtollManagerWindow *self)
 static void show_error(AtollManagerWindow *self, const GError *error)
 {
 	g_free(self->error_text);
-	if (g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
+	gboolean remote = self->host && atoll_manager_host_is_remote(self->host);
+	gtk_widget_set_visible(self->local_button, remote);
+	if (remote && g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
+		self->error_text = g_strdup_printf(
+			_("%s.\n\nThe connection to atolld on %s (through ssh) is gone: "
+			  "the network, ssh or atolld there stopped. Retry connects ssh "
+			  "again."), error->message, atoll_manager_host_get_destination(self->host));
+	else if (g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_UNREACHABLE))
 		self->error_text = g_strdup_printf(
 			_("%s.\n\nIs atolld running? Start it with “systemctl start atolld”. "
 			  "Is your user in group atoll? Add it with “sudo usermod -aG atoll "
@@ -178,8 +189,8 @@ static void host_ready(GObject *src, GAsyncResult *res, gpointer data)
 			show_error(self, error);
 		return;
 	}
-	g_clear_pointer(&self->host, json_node_unref);
-	self->host = host;
+	g_clear_pointer(&self->host_info, json_node_unref);
+	self->host_info = host;
 	g_clear_pointer(&self->error_text, g_free);
 	gtk_stack_set_visible_child_name(self->main_stack, "main");
 	atoll_client_websocket_connect_async(self->client, "/v1/events", self->cancel,
@@ -219,7 +230,7 @@ gboolean atoll_manager_window_has_events(AtollManagerWindow *self)
 
 JsonNode *atoll_manager_window_get_host(AtollManagerWindow *self)
 {
-	return self->host;
+	return self->host_info;
 }
 
 AtollClient *atoll_manager_window_get_client(AtollManagerWindow *self)
@@ -270,6 +281,45 @@ static void update_content_page(AtollManagerWindow *self)
 	atoll_manager_window_actions_update(self);
 }
 
+typedef struct {
+	AtollManagerWindow *self;
+	char *name;
+} ConsoleQuery;
+
+static void console_uri_ready(GObject *src, GAsyncResult *res, gpointer data)
+{
+	ConsoleQuery *q = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) def = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	AtollManagerDomainRow *row = def ? g_hash_table_lookup(q->self->rows, q->name) : NULL;
+	if (row) {
+		JsonNode *status = json_object_get_member(json_node_get_object(def), "status");
+		JsonNode *spice = status && JSON_NODE_HOLDS_OBJECT(status) ?
+			json_object_get_member(json_node_get_object(status), "spice") : NULL;
+		const char *uri = spice && JSON_NODE_HOLDS_OBJECT(spice) ?
+			atoll_json_string(spice, "uri", NULL) : NULL;
+		atoll_manager_domain_row_set_console_uri(row, uri);
+	}
+	g_object_unref(q->self);
+	g_free(q->name);
+	g_free(q);
+}
+
+/* The list has no console address: ask for a running domain's once per
+ * start, for its thumbnail. */
+static void query_console_uri(AtollManagerWindow *self, AtollManagerDomainRow *row)
+{
+	if (!atoll_manager_domain_row_needs_console_uri(row))
+		return;
+	atoll_manager_domain_row_mark_console_pending(row);
+	ConsoleQuery *q = g_new0(ConsoleQuery, 1);
+	q->self = g_object_ref(self);
+	q->name = g_strdup(atoll_manager_domain_row_get_name(row));
+	g_autofree char *path = atoll_client_domain_path(q->name, NULL);
+	atoll_client_request_async(self->client, "GET", path, NULL, self->cancel,
+				   console_uri_ready, q);
+}
+
 static void apply_list(AtollManagerWindow *self, JsonArray *list)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -285,6 +335,7 @@ static void apply_list(AtollManagerWindow *self, JsonArray *list)
 			gtk_list_box_append(self->domain_list, GTK_WIDGET(row));
 		}
 		atoll_manager_domain_row_update(row, entry, cpu_percent(self, name, entry));
+		query_console_uri(self, row);
 		g_hash_table_add(seen, (gpointer)atoll_manager_domain_row_get_name(row));
 	}
 	GHashTableIter it;
@@ -417,19 +468,289 @@ static int sort_rows(GtkListBoxRow *a, GtkListBoxRow *b, gpointer data)
 			      atoll_manager_domain_row_get_name(ATOLL_MANAGER_DOMAIN_ROW(b)));
 }
 
-static void add_host_row(AtollManagerWindow *self)
+/* ---- hosts ---- */
+
+static GtkListBoxRow *host_row(AtollManagerWindow *self, AtollManagerHost *host)
 {
-	/* Only the local host so far; remote hosts (socket forwarded over ssh)
-	 * will be more rows here. */
-	AdwActionRow *row = ADW_ACTION_ROW(adw_action_row_new());
-	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("This Computer"));
-	adw_action_row_set_subtitle(row, atoll_client_get_socket_path(self->client));
-	adw_action_row_add_prefix(row, gtk_image_new_from_icon_name("computer-symbolic"));
-	g_autofree char *a11y = g_strdup_printf(_("Host: this computer, atolld at %s"),
-						atoll_client_get_socket_path(self->client));
+	for (GtkWidget *w = gtk_widget_get_first_child(GTK_WIDGET(self->host_list)); w;
+	     w = gtk_widget_get_next_sibling(w))
+		if (g_object_get_data(G_OBJECT(w), "host") == host)
+			return GTK_LIST_BOX_ROW(w);
+	return NULL;
+}
+
+static void update_host_row(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	GtkListBoxRow *row = host_row(self, host);
+	if (!row)
+		return;
+	g_autofree char *status = atoll_manager_host_describe(host);
+	adw_action_row_set_subtitle(ADW_ACTION_ROW(row), status);
+	gboolean failed = atoll_manager_host_get_state(host) == ATOLL_MANAGER_HOST_FAILED;
+	if (failed)
+		gtk_widget_add_css_class(GTK_WIDGET(row), "error");
+	else
+		gtk_widget_remove_css_class(GTK_WIDGET(row), "error");
+	g_autofree char *a11y = g_strdup_printf(_("Host %s: %s"),
+						atoll_manager_host_get_title(host), status);
 	atoll_set_accessible_label(GTK_WIDGET(row), a11y);
+}
+
+/* Shows @host's domains: everything shown so far belonged to another
+ * atolld. */
+static void use_host(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	self->pending = NULL;
+	if (host == self->host)
+		return;
+	g_set_object(&self->host, host);
+	g_set_object(&self->client, atoll_manager_host_get_client(host));
+	atoll_manager_domain_details_set_client(ATOLL_MANAGER_DOMAIN_DETAILS(self->details),
+						self->client);
+	gtk_list_box_unselect_all(self->domain_list);
+	GHashTableIter it;
+	gpointer key, value;
+	g_hash_table_iter_init(&it, self->rows);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		gtk_list_box_remove(self->domain_list, value);
+		g_hash_table_iter_remove(&it);
+	}
+	g_hash_table_remove_all(self->cpu);
+	atoll_manager_window_connect(self);
+}
+
+static void select_host_row(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	GtkListBoxRow *row = host_row(self, host);
+	if (row && gtk_list_box_get_selected_row(self->host_list) != row)
+		gtk_list_box_select_row(self->host_list, row);
+}
+
+static void on_host_state(AtollManagerHost *host, GParamSpec *pspec, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)pspec;
+	update_host_row(self, host);
+	AtollManagerHostState state = atoll_manager_host_get_state(host);
+	if (host == self->pending && state == ATOLL_MANAGER_HOST_READY) {
+		use_host(self, host);
+	} else if (state == ATOLL_MANAGER_HOST_FAILED) {
+		atoll_manager_window_toast(self, atoll_manager_host_get_error(host));
+		if (host == self->pending) {
+			/* Stay with what is shown; the row keeps the reason. */
+			self->pending = NULL;
+			if (self->host)
+				select_host_row(self, self->host);
+		}
+	}
+}
+
+static void on_host_selected(GtkListBox *box, GtkListBoxRow *row, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)box;
+	AtollManagerHost *host = row ? g_object_get_data(G_OBJECT(row), "host") : NULL;
+	if (!host || host == self->host)
+		return;
+	if (!atoll_manager_host_is_remote(host) ||
+	    atoll_manager_host_get_state(host) == ATOLL_MANAGER_HOST_READY) {
+		use_host(self, host);
+		return;
+	}
+	self->pending = host;
+	atoll_manager_host_open(host);
+}
+
+static void on_remove_host(GtkButton *button, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	atoll_manager_window_remove_host(self, g_object_get_data(G_OBJECT(button), "host"));
+}
+
+static void add_host_row(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	AdwActionRow *row = ADW_ACTION_ROW(adw_action_row_new());
+	g_object_set_data(G_OBJECT(row), "host", host);
+	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), atoll_manager_host_get_title(host));
+	adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
+	adw_action_row_set_subtitle_lines(row, 4);
+	gboolean remote = atoll_manager_host_is_remote(host);
+	adw_action_row_add_prefix(row, gtk_image_new_from_icon_name(
+		remote ? "network-server-symbolic" : "computer-symbolic"));
+	if (remote) {
+		GtkWidget *remove = gtk_button_new_from_icon_name("user-trash-symbolic");
+		gtk_widget_set_valign(remove, GTK_ALIGN_CENTER);
+		gtk_widget_add_css_class(remove, "flat");
+		g_autofree char *tip = g_strdup_printf(_("Remove %s from the list"),
+						       atoll_manager_host_get_title(host));
+		gtk_widget_set_tooltip_text(remove, tip);
+		atoll_set_accessible_label(remove, tip);
+		g_object_set_data(G_OBJECT(remove), "host", host);
+		g_signal_connect(remove, "clicked", G_CALLBACK(on_remove_host), self);
+		adw_action_row_add_suffix(row, remove);
+	}
 	gtk_list_box_append(self->host_list, GTK_WIDGET(row));
-	gtk_list_box_select_row(self->host_list, GTK_LIST_BOX_ROW(row));
+	g_signal_connect(host, "notify::state", G_CALLBACK(on_host_state), self);
+	update_host_row(self, host);
+}
+
+static char *hosts_file(void)
+{
+	return g_build_filename(g_get_user_config_dir(), "atoll-manager", "hosts.ini", NULL);
+}
+
+/* The remote hosts survive a restart; written atomically. */
+static void save_hosts(AtollManagerWindow *self)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	for (guint i = 0; i < self->hosts->len; i++) {
+		AtollManagerHost *h = self->hosts->pdata[i];
+		if (!atoll_manager_host_is_remote(h))
+			continue;
+		g_key_file_set_string(kf, atoll_manager_host_get_destination(h), "socket",
+				      atoll_manager_host_get_remote_socket(h));
+	}
+	g_autofree char *file = hosts_file();
+	g_autofree char *dir = g_path_get_dirname(file);
+	g_autofree char *data = g_key_file_to_data(kf, NULL, NULL);
+	g_autoptr(GError) error = NULL;
+	if (g_mkdir_with_parents(dir, 0700) < 0 ||
+	    !g_file_set_contents_full(file, data, -1, G_FILE_SET_CONTENTS_CONSISTENT |
+				      G_FILE_SET_CONTENTS_DURABLE, 0600, &error)) {
+		g_autofree char *msg = g_strdup_printf(_("Could not save the host list in %s: %s"),
+			file, error ? error->message : g_strerror(errno));
+		atoll_manager_window_toast(self, msg);
+	}
+}
+
+static AtollManagerHost *append_host(AtollManagerWindow *self, const char *destination,
+				     const char *socket, GError **error)
+{
+	if (atoll_manager_window_find_host(self, destination)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			    _("%s is in the host list already"), destination);
+		return NULL;
+	}
+	AtollManagerHost *host = atoll_manager_host_new_remote(destination, socket, error);
+	if (!host)
+		return NULL;
+	g_ptr_array_add(self->hosts, host);
+	add_host_row(self, host);
+	return host;
+}
+
+static void load_hosts(AtollManagerWindow *self)
+{
+	g_autofree char *file = hosts_file();
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, NULL))
+		return;
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	for (guint i = 0; groups[i]; i++) {
+		g_autofree char *sock = g_key_file_get_string(kf, groups[i], "socket", NULL);
+		g_autoptr(GError) error = NULL;
+		if (!append_host(self, groups[i], sock, &error))
+			g_warning("%s: skipping host %s: %s", file, groups[i], error->message);
+	}
+}
+
+AtollManagerHost *atoll_manager_window_add_host(AtollManagerWindow *self,
+						const char *destination, const char *socket,
+						GError **error)
+{
+	AtollManagerHost *host = append_host(self, destination, socket, error);
+	if (!host)
+		return NULL;
+	save_hosts(self);
+	select_host_row(self, host);
+	return host;
+}
+
+void atoll_manager_window_remove_host(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	if (!host || !atoll_manager_host_is_remote(host))
+		return;
+	if (host == self->host || host == self->pending)
+		atoll_manager_window_show_local(self);
+	GtkListBoxRow *row = host_row(self, host);
+	if (row)
+		gtk_list_box_remove(self->host_list, GTK_WIDGET(row));
+	g_signal_handlers_disconnect_by_data(host, self);
+	atoll_manager_host_close(host);
+	g_ptr_array_remove(self->hosts, host);
+	save_hosts(self);
+}
+
+AtollManagerHost *atoll_manager_window_find_host(AtollManagerWindow *self,
+						 const char *destination)
+{
+	for (guint i = 0; i < self->hosts->len; i++) {
+		AtollManagerHost *h = self->hosts->pdata[i];
+		if (g_strcmp0(atoll_manager_host_get_destination(h), destination) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+gboolean atoll_manager_window_select_host(AtollManagerWindow *self, AtollManagerHost *host)
+{
+	if (!host_row(self, host))
+		return FALSE;
+	select_host_row(self, host);
+	return TRUE;
+}
+
+AtollManagerHost *atoll_manager_window_get_current_host(AtollManagerWindow *self)
+{
+	return self->host;
+}
+
+guint atoll_manager_window_get_n_hosts(AtollManagerWindow *self)
+{
+	return self->hosts->len;
+}
+
+void atoll_manager_window_show_local(AtollManagerWindow *self)
+{
+	AtollManagerHost *local = self->hosts->pdata[0];
+	self->pending = NULL;
+	select_host_row(self, local);
+	use_host(self, local);
+}
+
+void atoll_manager_window_retry(AtollManagerWindow *self)
+{
+	if (self->host && atoll_manager_host_is_remote(self->host)) {
+		/* ssh may be what died: a new tunnel, then the usual connect. */
+		AtollManagerHost *host = g_steal_pointer(&self->host);
+		self->pending = host;
+		atoll_manager_host_close(host);
+		atoll_manager_host_open(host);
+		g_object_unref(host);
+		gtk_stack_set_visible_child_name(self->main_stack, "connecting");
+		return;
+	}
+	atoll_manager_window_connect(self);
+}
+
+static void add_host_response(AdwMessageDialog *dialog, const char *response, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	if (!g_str_equal(response, "add"))
+		return;
+	AtollManagerAddHost *d = ATOLL_MANAGER_ADD_HOST(dialog);
+	g_autoptr(GError) error = NULL;
+	if (!atoll_manager_window_add_host(self, atoll_manager_add_host_get_destination(d),
+					   atoll_manager_add_host_get_socket(d), &error))
+		atoll_manager_window_toast_error(self, _("Could not add the host"), error);
+}
+
+GtkWindow *atoll_manager_window_add_host_dialog(AtollManagerWindow *self)
+{
+	AtollManagerAddHost *dialog = atoll_manager_add_host_new(GTK_WINDOW(self));
+	g_signal_connect_object(dialog, "response", G_CALLBACK(add_host_response), self, 0);
+	gtk_window_present(GTK_WINDOW(dialog));
+	return GTK_WINDOW(dialog);
 }
 
 /* ---- the new-domain assistant ---- */
@@ -450,7 +771,7 @@ static void on_domain_created(AtollManagerNewDomain *dialog, const char *name, g
 GtkWindow *atoll_manager_window_new_domain(AtollManagerWindow *self)
 {
 	AtollManagerNewDomain *dialog = atoll_manager_new_domain_new(GTK_WINDOW(self),
-								     self->client, self->host);
+								     self->client, self->host_info);
 	g_signal_connect_object(dialog, "created", G_CALLBACK(on_domain_created), self, 0);
 	gtk_window_present(GTK_WINDOW(dialog));
 	return GTK_WINDOW(dialog);
@@ -469,6 +790,12 @@ static void atoll_manager_window_dispose(GObject *object)
 	/* Removing the rows selects nothing: not news for the details pane. */
 	if (self->domain_list)
 		g_signal_handlers_disconnect_by_data(self->domain_list, self);
+	if (self->host_list)
+		g_signal_handlers_disconnect_by_data(self->host_list, self);
+	for (guint i = 0; self->hosts && i < self->hosts->len; i++) {
+		g_signal_handlers_disconnect_by_data(self->hosts->pdata[i], self);
+		atoll_manager_host_close(self->hosts->pdata[i]);
+	}
 	gtk_widget_dispose_template(GTK_WIDGET(self), ATOLL_TYPE_MANAGER_WINDOW);
 	G_OBJECT_CLASS(atoll_manager_window_parent_class)->dispose(object);
 }
@@ -478,7 +805,9 @@ static void atoll_manager_window_finalize(GObject *object)
 	AtollManagerWindow *self = ATOLL_MANAGER_WINDOW(object);
 	g_clear_object(&self->cancel);
 	g_clear_object(&self->client);
-	g_clear_pointer(&self->host, json_node_unref);
+	g_clear_object(&self->host);
+	g_ptr_array_unref(self->hosts);
+	g_clear_pointer(&self->host_info, json_node_unref);
 	g_hash_table_unref(self->rows);
 	g_hash_table_unref(self->cpu);
 	g_free(self->error_text);
@@ -504,6 +833,7 @@ static void atoll_manager_window_class_init(AtollManagerWindowClass *klass)
 	BIND(back_button); BIND(new_button); BIND(primary_button); BIND(retry_button);
 	BIND(empty_new_button); BIND(more_button); BIND(shutdown_button);
 	BIND(pause_button); BIND(resume_button); BIND(start_button); BIND(details);
+	BIND(add_host_button); BIND(local_button);
 #undef BIND
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_n, GDK_CONTROL_MASK, "win.new-domain", NULL);
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_F5, 0, "win.refresh", NULL);
@@ -524,6 +854,8 @@ static void label_controls(AtollManagerWindow *self)
 		{ G_STRUCT_OFFSET(AtollManagerWindow, pause_button), N_("Pause the domain") },
 		{ G_STRUCT_OFFSET(AtollManagerWindow, resume_button), N_("Resume the domain") },
 		{ G_STRUCT_OFFSET(AtollManagerWindow, start_button), N_("Start the domain") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, add_host_button), N_("Add a remote host over ssh") },
+		{ G_STRUCT_OFFSET(AtollManagerWindow, local_button), N_("Show this computer's domains") },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(labels); i++)
 		atoll_set_accessible_label(G_STRUCT_MEMBER(GtkWidget *, self, labels[i].offset),
@@ -541,6 +873,8 @@ static void atoll_manager_window_init(AtollManagerWindow *self)
 	g_signal_connect(self->domain_list, "row-selected", G_CALLBACK(on_row_selected), self);
 	g_signal_connect(self->domain_list, "row-activated", G_CALLBACK(on_row_activated), self);
 	g_signal_connect(self->back_button, "clicked", G_CALLBACK(on_back), self);
+	g_signal_connect(self->host_list, "row-selected", G_CALLBACK(on_host_selected), self);
+	self->hosts = g_ptr_array_new_with_free_func(g_object_unref);
 	label_controls(self);
 	atoll_manager_window_actions_init(self);
 }
@@ -549,10 +883,11 @@ AtollManagerWindow *atoll_manager_window_new(GtkApplication *app, const char *so
 {
 	AtollManagerWindow *self = g_object_new(ATOLL_TYPE_MANAGER_WINDOW,
 						"application", app, NULL);
-	self->client = atoll_client_new(socket_path);
-	atoll_manager_domain_details_set_client(ATOLL_MANAGER_DOMAIN_DETAILS(self->details),
-						self->client);
-	add_host_row(self);
-	atoll_manager_window_connect(self);
+	AtollManagerHost *local = atoll_manager_host_new_local(socket_path);
+	g_ptr_array_add(self->hosts, local);
+	add_host_row(self, local);
+	load_hosts(self);
+	/* Selecting the row shows this computer (use_host connects). */
+	select_host_row(self, local);
 	return self;
 }

@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include "atoll-client.h"
 #include "atoll-manager-domain-row.h"
+#include "atoll-manager-host.h"
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,26 @@ void atoll_manager_window_toast_error(AtollManagerWindow *self, const char *pref
 void atoll_manager_window_toast(AtollManagerWindow *self, const char *text);
 /* The text of the last toast shown (tests). */
 const char *atoll_manager_window_get_last_toast(AtollManagerWindow *self);
+
+/* Hosts: [0] is this computer, then the remote hosts (kept in
+ * $XDG_CONFIG_HOME/atoll-manager/hosts.ini).  add_host selects the new
+ * host, which connects (ssh) and is shown once atolld answers; a failure
+ * stays on the host's row and in a toast. */
+AtollManagerHost *atoll_manager_window_add_host(AtollManagerWindow *self,
+						const char *destination, const char *socket,
+						GError **error);
+void atoll_manager_window_remove_host(AtollManagerWindow *self, AtollManagerHost *host);
+AtollManagerHost *atoll_manager_window_find_host(AtollManagerWindow *self,
+						 const char *destination);
+/* Like clicking the host's row: shown at once or once it connected. */
+gboolean atoll_manager_window_select_host(AtollManagerWindow *self, AtollManagerHost *host);
+/* The host whose domains are shown. */
+AtollManagerHost *atoll_manager_window_get_current_host(AtollManagerWindow *self);
+guint atoll_manager_window_get_n_hosts(AtollManagerWindow *self);
+void atoll_manager_window_show_local(AtollManagerWindow *self);
+/* The error page's Retry: reconnects (a remote host's ssh too). */
+void atoll_manager_window_retry(AtollManagerWindow *self);
+GtkWindow *atoll_manager_window_add_host_dialog(AtollManagerWindow *self);
 
 /* Opens the new-domain assistant and returns it. */
 GtkWindow *atoll_manager_window_new_domain(AtollManagerWindow *self);

@@ -268,6 +268,14 @@ static JsonNode *status_json(Domain *dom)
 		json_builder_add_null_value(b);
 	}
 	add_spice(b, dom);
+	/* passthrough devices this run holds (empty when not running) */
+	json_builder_set_member_name(b, "pci");
+	json_builder_begin_array(b);
+	for (guint i = 0; dom->pci_held && i < dom->pci_held->len; i++)
+		json_builder_add_string_value(b, g_ptr_array_index(dom->pci_held, i));
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "usb");
+	json_builder_add_value(b, passthrough_domain_usb(dom));
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }
@@ -410,10 +418,21 @@ static DomainDef *body_definition(SoupServerMessage *msg)
 	return def;
 }
 
+/* What the format cannot know: the host's multi-function devices. */
+static bool definition_fits_host(Api *api, SoupServerMessage *msg,
+				 const DomainDef *def)
+{
+	g_autoptr(GError) err = NULL;
+	if (passthrough_check_definition(api->d, def, &err))
+		return true;
+	send_gerror(msg, err);
+	return false;
+}
+
 static void define_domain(Api *api, SoupServerMessage *msg)
 {
 	g_autoptr(DomainDef) def = body_definition(msg);
-	if (!def)
+	if (!def || !definition_fits_host(api, msg, def))
 		return;
 	if (atolld_lookup(api->d, def->name)) {
 		send_error(msg, SOUP_STATUS_CONFLICT, "name",
@@ -439,7 +458,7 @@ static void define_domain(Api *api, SoupServerMessage *msg)
 static void replace_domain(Api *api, SoupServerMessage *msg, Domain *dom)
 {
 	g_autoptr(DomainDef) def = body_definition(msg);
-	if (!def)
+	if (!def || !definition_fits_host(api, msg, def))
 		return;
 	if (strcmp(def->name, dom->name) != 0) {
 		send_error(msg, SOUP_STATUS_BAD_REQUEST, "name",
@@ -632,6 +651,10 @@ static bool shutdown_timeout(SoupServerMessage *msg, Domain *dom, unsigned *out)
 static const char *lifecycle_conflict(Domain *dom, const char *action)
 {
 	bool active = domain_is_active(dom);
+#ifdef ATOLLD_HAVE_CLONE
+	if (strcmp(action, "start") == 0 && clone_busy(dom->daemon, dom->name))
+		return "is being cloned; start it when the copy is done";
+#endif
 	if (strcmp(action, "start") == 0)
 		return active ? "is already running" : NULL;
 	if (strcmp(action, "destroy") == 0)
@@ -800,6 +823,81 @@ static bool have(int flag)
 #define HAVE_CONSOLE_FLAG 0
 #endif
 
+/* ---- USB hot-plug (passthrough.c), answered when the VMM has ---- */
+
+static void usb_done(JsonNode *reply, const GError *error, gpointer data)
+{
+	SoupServerMessage *msg = data;
+	if (reply)
+		send_json(msg, SOUP_STATUS_OK, json_node_ref(reply));
+	else
+		send_gerror(msg, error);
+	soup_server_message_unpause(msg);
+	g_object_unref(msg);
+}
+
+/* GET .../usb (what the running domain has), POST .../usb {"host": SPEC}
+ * (attach), DELETE .../usb/SPEC (detach).  Runtime only: the definition's
+ * usb list is what a start attaches. */
+static void domain_usb(SoupServerMessage *msg, Domain *dom, const char *spec,
+		       GHashTable *query)
+{
+	if (!check_method(msg, spec ? "DELETE" : "GET, POST") ||
+	    !check_query(msg, query, NULL))
+		return;
+	if (method_is(msg, "GET")) {
+		send_json(msg, SOUP_STATUS_OK, passthrough_domain_usb(dom));
+		return;
+	}
+	g_autofree char *host = NULL;
+	if (!spec) {
+		g_autoptr(JsonNode) body = read_body(msg, NULL);
+		if (!body)
+			return;
+		JsonObject *o = JSON_NODE_HOLDS_OBJECT(body) ? json_node_get_object(body) : NULL;
+		JsonNode *h = o ? json_object_get_member(o, "host") : NULL;
+		if (!h || !JSON_NODE_HOLDS_VALUE(h) ||
+		    json_node_get_value_type(h) != G_TYPE_STRING ||
+		    json_object_get_size(o) != 1) {
+			send_error(msg, SOUP_STATUS_BAD_REQUEST, "host", "host: the body "
+				   "must be {\"host\": \"VID:PID\" or \"BUS-PORT\"} "
+				   "and nothing else");
+			return;
+		}
+		host = g_strdup(json_node_get_string(h));
+	}
+	soup_server_message_pause(msg);
+	g_object_ref(msg);
+	if (spec)
+		passthrough_usb_detach(dom, spec, usb_done, msg);
+	else
+		passthrough_usb_attach(dom, host, usb_done, msg);
+}
+
+/* POST /v1/domains/{name}/clone (dom set) and POST /v1/images: clone.c. */
+static void make_images(Api *api, SoupServerMessage *msg, Domain *dom,
+			GHashTable *query)
+{
+	if (!check_method(msg, "POST") || !check_query(msg, query, NULL))
+		return;
+#ifdef ATOLLD_HAVE_CLONE
+	g_autoptr(JsonNode) body = read_body(msg, NULL);
+	if (!body)
+		return;
+	g_autoptr(GError) err = NULL;
+	JsonNode *reply = dom ? clone_start(api->d, dom, body, &err)
+			      : image_create(api->d, body, &err);
+	if (reply)
+		send_json(msg, dom ? SOUP_STATUS_ACCEPTED : SOUP_STATUS_CREATED, reply);
+	else
+		send_gerror(msg, err);
+#else
+	(void)api;
+	(void)dom;
+	send_not_built(msg, "disk images (clone.c)");
+#endif
+}
+
 static void domain_subroute(Api *api, SoupServerMessage *msg, Domain *dom,
 			    char **parts, guint n, GHashTable *query)
 {
@@ -817,6 +915,10 @@ static void domain_subroute(Api *api, SoupServerMessage *msg, Domain *dom,
 	} else if (n == 4 && strcmp(sub, "console") == 0 &&
 		   strcmp(parts[3], "log") == 0) {
 		get_console_log(msg, dom);
+	} else if ((n == 3 || n == 4) && strcmp(sub, "usb") == 0) {
+		domain_usb(msg, dom, n == 4 ? parts[3] : NULL, query);
+	} else if (n == 3 && strcmp(sub, "clone") == 0) {
+		make_images(api, msg, dom, query);
 	} else {
 		send_error(msg, SOUP_STATUS_NOT_FOUND, NULL, "no such route");
 	}
@@ -1057,6 +1159,89 @@ static void route_libvirt(Api *api, SoupServerMessage *msg, const char *what,
 #endif
 }
 
+/* ---- /v1/host/pci..., /v1/host/usb (passthrough.c) ---- */
+
+static void reply_or_error(SoupServerMessage *msg, JsonNode *reply,
+			   const GError *err)
+{
+	if (reply)
+		send_json(msg, SOUP_STATUS_OK, reply);
+	else
+		send_gerror(msg, err);
+}
+
+static void route_assignable(Api *api, SoupServerMessage *msg, char **parts,
+			     guint n)
+{
+	g_autoptr(GError) err = NULL;
+	if (n == 3) {
+		if (!check_method(msg, "GET, POST"))
+			return;
+		if (method_is(msg, "GET")) {
+			JsonNode *r = passthrough_assignable_list(api->d, &err);
+			reply_or_error(msg, r, err);
+			return;
+		}
+		g_autoptr(JsonNode) body = read_body(msg, NULL);
+		if (!body)
+			return;
+		JsonObject *o = JSON_NODE_HOLDS_OBJECT(body) ? json_node_get_object(body) : NULL;
+		JsonNode *a = o ? json_object_get_member(o, "address") : NULL;
+		if (!a || !JSON_NODE_HOLDS_VALUE(a) ||
+		    json_node_get_value_type(a) != G_TYPE_STRING ||
+		    json_object_get_size(o) != 1) {
+			send_error(msg, SOUP_STATUS_BAD_REQUEST, "address", "address: the "
+				   "body must be {\"address\": \"0000:01:00.0\"} and "
+				   "nothing else");
+			return;
+		}
+		JsonNode *r = passthrough_assignable_add(api->d, json_node_get_string(a), &err);
+		reply_or_error(msg, r, err);
+		return;
+	}
+	if (check_method(msg, "DELETE")) {
+		JsonNode *r = passthrough_assignable_remove(api->d, parts[3], &err);
+		reply_or_error(msg, r, err);
+	}
+}
+
+/* GET /v1/host/pci, GET /v1/host/pci/BDF/preflight[?force=true],
+ * GET|POST /v1/host/pci/assignable, DELETE /v1/host/pci/assignable/BDF,
+ * GET /v1/host/usb. */
+static void route_host_passthrough(Api *api, SoupServerMessage *msg,
+				   char **parts, guint n, GHashTable *query)
+{
+	static const char *const force_param[] = { "force", NULL };
+	g_autoptr(GError) err = NULL;
+	bool usb = strcmp(parts[1], "usb") == 0;
+	bool assignable = n >= 3 && strcmp(parts[2], "assignable") == 0;
+	bool preflight = n == 4 && strcmp(parts[3], "preflight") == 0;
+	if ((usb && n != 2) || (!usb && n > 2 && !(assignable && n <= 4) && !preflight)) {
+		send_error(msg, SOUP_STATUS_NOT_FOUND, NULL, "no such route (see "
+			   "docs/api.md, \"Host devices\")");
+		return;
+	}
+	if (assignable) {
+		if (check_query(msg, query, NULL))
+			route_assignable(api, msg, parts, n);
+		return;
+	}
+	if (!check_method(msg, "GET") ||
+	    !check_query(msg, query, preflight ? force_param : NULL))
+		return;
+	if (preflight) {
+		bool force = false;
+		if (!parse_bool_param(msg, query, "force", &force))
+			return;
+		JsonNode *r = passthrough_preflight(api->d, parts[2], force, &err);
+		reply_or_error(msg, r, err);
+		return;
+	}
+	JsonNode *r = usb ? passthrough_host_usb(api->d, &err)
+			  : passthrough_host_pci(api->d, &err);
+	reply_or_error(msg, r, err);
+}
+
 /* Splits "/v1/a/b" into decoded segments; NULL if it is not under /v1/. */
 static char **split_path(const char *path, guint *n)
 {
@@ -1094,8 +1279,13 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
 	} else if (strcmp(top, "host") == 0 && n == 2 &&
 		   strcmp(parts[1], "devices") == 0) {
 		route_libvirt(api, msg, "devices", query);
+	} else if (strcmp(top, "host") == 0 && n >= 2 &&
+		   (strcmp(parts[1], "pci") == 0 || strcmp(parts[1], "usb") == 0)) {
+		route_host_passthrough(api, msg, parts, n, query);
 	} else if (strcmp(top, "networks") == 0 && n == 1) {
 		route_libvirt(api, msg, "networks", query);
+	} else if (strcmp(top, "images") == 0 && n == 1) {
+		make_images(api, msg, NULL, query);
 	} else if (strcmp(top, "import-libvirt") == 0 && n == 1) {
 		route_libvirt(api, msg, "import", query);
 	} else if (strcmp(top, "events") == 0 && n == 1) {

@@ -57,6 +57,19 @@ typedef struct {
 	GpuModel gpu;       /* GRAPHICS_SPICE only */
 } GraphicsDef;
 
+/* "pci": a host PCI function passed through (VFIO); host is normalised
+ * "0000:01:00.0".  rom: an option ROM file for the guest (GPUs). */
+typedef struct {
+	char host[13];
+	char *rom;
+} PciDef;
+
+/* "usb": a host USB device, "VID:PID" or "BUS-PORT" ("1-4.2"),
+ * normalised to lower-case hex. */
+typedef struct {
+	char *host;
+} UsbDef;
+
 /* A domain definition: the VM description plus management data. */
 typedef struct {
 	char *name;
@@ -70,6 +83,8 @@ typedef struct {
 	bool autostart;
 	char *label;
 	GraphicsDef graphics;
+	GPtrArray *pci;     /* PciDef* */
+	GPtrArray *usb;     /* UsbDef* */
 } DomainDef;
 
 /* definition.c: JSON <-> DomainDef, strict validation.  Errors are
@@ -107,6 +122,11 @@ struct Domain {
 	void *vmm;               /* supervisor.c's per-VMM state */
 	void *stats;             /* stats.c's ring of StatsSample */
 	void *console;           /* console.c's serial bridge and bounded log */
+	/* passthrough.c, while the VMM runs: the PCI functions bound to
+	 * vfio-pci for it, and its USB devices (the definition's and the
+	 * hot-attached ones) as given and as resolved to bus-port paths. */
+	GPtrArray *pci_held;     /* "0000:01:00.0" */
+	GPtrArray *usb_held;     /* UsbHeld* (passthrough.c) */
 };
 
 struct Atolld {
@@ -117,6 +137,9 @@ struct Atolld {
 	void *server;            /* api.c */
 	void *events;            /* events.c */
 	void *libvirt;           /* dom0-services/libvirt host resources */
+	char *sysfs_root;        /* "/sys", or $ATOLL_SYSFS_ROOT (tests) */
+	/* Tests: the sysfs writer passthrough uses (HostPciWriteFn), or NULL. */
+	void *pci_write_fn, *pci_write_data;
 };
 
 /* store.c: one file per domain in state_dir/domains, atomic writes. */
@@ -188,7 +211,48 @@ struct AtollLibvirt *atolld_libvirt(Atolld *d, GError **error);
 /* Forget a connection that failed, so that the next use reconnects. */
 void atolld_libvirt_reset(Atolld *d);
 
+/* passthrough.c: host PCI and USB devices for domains (docs/api.md).
+ * The JSON routes return a reply or NULL with an ATOLLD_ERROR. */
+JsonNode *passthrough_host_pci(Atolld *d, GError **error);
+JsonNode *passthrough_preflight(Atolld *d, const char *bdf, bool force,
+				GError **error);
+JsonNode *passthrough_assignable_list(Atolld *d, GError **error);
+JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, GError **error);
+JsonNode *passthrough_assignable_remove(Atolld *d, const char *bdf,
+					GError **error);
+JsonNode *passthrough_host_usb(Atolld *d, GError **error);
+/* A definition's pci entries against this host: functions of one device
+ * must go together.  Errors name the field ("pci[0].host: ..."). */
+bool passthrough_check_definition(Atolld *d, const DomainDef *def,
+				  GError **error);
+/* Domain start: no device used by another running domain, preflight,
+ * then the groups bound to vfio-pci; on failure nothing stays bound. */
+bool passthrough_domain_prepare(Domain *dom, GError **error);
+/* The VMM is gone (or never started): original drivers back. */
+void passthrough_domain_release(Domain *dom);
+/* A VMM re-adopted after an atolld restart holds what its definition says. */
+void passthrough_domain_adopt(Domain *dom);
+/* --pci host=BDF[,rom=FILE] and --usb host=SPEC for atoll-vmm's argv. */
+void passthrough_add_argv(const DomainDef *def, GPtrArray *argv);
+/* Hot-plug through the VMM's control socket: done gets the VMM's reply
+ * ({"id", "port"} for attach) or an error. */
+typedef void (*PassthroughDone)(JsonNode *reply, const GError *error,
+				gpointer data);
+void passthrough_usb_attach(Domain *dom, const char *spec, PassthroughDone done,
+			    gpointer data);
+void passthrough_usb_detach(Domain *dom, const char *spec, PassthroughDone done,
+			    gpointer data);
+/* The domain's USB devices while it runs: [{"host", "path"}]. */
+JsonNode *passthrough_domain_usb(Domain *dom);
+
 /* api.c: the HTTP server on run_dir/atolld.sock. */
+/* clone.c: POST /v1/domains/{name}/clone (answers at once, copies in a
+ * thread, reports "clone-*" events) and POST /v1/images (a new sparse raw
+ * image under state_dir/images).  Both return the reply body. */
+JsonNode *clone_start(Atolld *d, Domain *src, JsonNode *body, GError **error);
+bool clone_busy(Atolld *d, const char *name);   /* source or target of a clone */
+JsonNode *image_create(Atolld *d, JsonNode *body, GError **error);
+
 bool api_start(Atolld *d, GError **error);
 void api_stop(Atolld *d);   /* closes the socket and removes its file */
 

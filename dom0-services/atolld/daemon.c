@@ -47,6 +47,10 @@ static void domain_free(Domain *dom)
 	g_free(dom->name);
 	g_free(dom->broken_reason);
 	g_free(dom->last_exit_reason);
+	if (dom->pci_held)
+		g_ptr_array_unref(dom->pci_held);
+	if (dom->usb_held)
+		g_ptr_array_unref(dom->usb_held);
 	g_free(dom);
 }
 
@@ -78,6 +82,9 @@ Atolld *atolld_new(const char *state_dir, const char *run_dir,
 	d->state_dir = g_strdup(state_dir);
 	d->run_dir = g_strdup(run_dir);
 	d->vmm_path = g_strdup(vmm_path);
+	/* Another sysfs tree only for tests (passthrough's fixtures). */
+	const char *sysfs = g_getenv("ATOLL_SYSFS_ROOT");
+	d->sysfs_root = g_strdup(sysfs && *sysfs ? sysfs : "/sys");
 	d->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					   (GDestroyNotify)domain_free);
 	return d;
@@ -113,6 +120,7 @@ void atolld_free(Atolld *d)
 	g_free(d->state_dir);
 	g_free(d->run_dir);
 	g_free(d->vmm_path);
+	g_free(d->sysfs_root);
 	g_free(d);
 }
 

@@ -3,6 +3,8 @@
  * range is an ATOLLD_ERROR_BAD_REQUEST whose message starts with the JSON
  * path of the field, so that the API can report it in "field". */
 #include "atolld.h"
+#include "host_pci.h"
+#include "host_usb.h"
 
 #include <string.h>
 
@@ -15,6 +17,8 @@
 #define MAX_CMDLINE 65535
 #define MAX_SERIAL 20
 #define MAX_SHUTDOWN_TIMEOUT 3600
+#define MAX_PCI 8
+#define MAX_USB 8
 
 /* The error quark and state names live here, with no dependencies, so
  * that definition-only users (tests, tools) link without the daemon. */
@@ -417,6 +421,107 @@ static bool parse_graphics(JsonObject *obj, DomainDef *def, GError **error)
 	return true;
 }
 
+static void pci_free(gpointer p)
+{
+	PciDef *pci = p;
+	g_free(pci->rom);
+	g_free(pci);
+}
+
+static void usb_free(gpointer p)
+{
+	UsbDef *usb = p;
+	g_free(usb->host);
+	g_free(usb);
+}
+
+/* {"host": "0000:01:00.0", "rom": "/path"}; whether the device exists is
+ * the host's business (api.c, at define and at start), not the format's. */
+static bool parse_pci_entry(JsonNode *n, const char *prefix, PciDef *pci,
+			    GError **error)
+{
+	static const char *const known[] = { "host", "rom", NULL };
+	g_autofree char *host = NULL;
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return fail(error, prefix, "expected an object like {\"host\": "
+			    "\"0000:01:00.0\"}, got %s", node_kind(n));
+	JsonObject *o = json_node_get_object(n);
+	if (!check_known(o, prefix, known, error) ||
+	    !get_string(o, prefix, "host", true, 32, &host, error) ||
+	    !get_path(o, prefix, "rom", false, &pci->rom, error))
+		return false;
+	if (!host_pci_parse_bdf(host, pci->host)) {
+		g_autofree char *p = field_path(prefix, "host");
+		return fail(error, p, "\"%s\" is not a PCI address — write it as "
+			    "0000:01:00.0 (lspci -D, or atoll device-list --pci)", host);
+	}
+	return true;
+}
+
+static bool parse_pci(JsonObject *obj, DomainDef *def, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	JsonArray *a = get_array(obj, "pci", MAX_PCI, &err);
+	if (err) {
+		g_propagate_error(error, g_steal_pointer(&err));
+		return false;
+	}
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		g_autofree char *prefix = g_strdup_printf("pci[%u]", i);
+		PciDef *pci = g_new0(PciDef, 1);
+		g_ptr_array_add(def->pci, pci);
+		if (!parse_pci_entry(json_array_get_element(a, i), prefix, pci, error))
+			return false;
+		for (guint j = 0; j < i; j++) {
+			PciDef *other = g_ptr_array_index(def->pci, j);
+			if (strcmp(other->host, pci->host) == 0) {
+				g_autofree char *p = field_path(prefix, "host");
+				return fail(error, p, "%s is already pci[%u]", pci->host, j);
+			}
+		}
+	}
+	return true;
+}
+
+/* {"host": "VID:PID" | "BUS-PORT"}, as atoll-vmm's --usb host= takes it. */
+static bool parse_usb(JsonObject *obj, DomainDef *def, GError **error)
+{
+	static const char *const known[] = { "host", NULL };
+	g_autoptr(GError) err = NULL;
+	JsonArray *a = get_array(obj, "usb", MAX_USB, &err);
+	if (err) {
+		g_propagate_error(error, g_steal_pointer(&err));
+		return false;
+	}
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		g_autofree char *prefix = g_strdup_printf("usb[%u]", i);
+		g_autofree char *p = field_path(prefix, "host");
+		g_autofree char *host = NULL;
+		JsonNode *n = json_array_get_element(a, i);
+		UsbSpec spec;
+		if (!JSON_NODE_HOLDS_OBJECT(n))
+			return fail(error, prefix, "expected an object like {\"host\": "
+				    "\"046d:c52b\"}, got %s", node_kind(n));
+		JsonObject *o = json_node_get_object(n);
+		if (!check_known(o, prefix, known, error) ||
+		    !get_string(o, prefix, "host", true, 32, &host, error))
+			return false;
+		if (!host_usb_parse_spec(host, &spec))
+			return fail(error, p, "\"%s\" is not a USB device — write "
+				    "vendor:product (\"046d:c52b\") or bus-port "
+				    "(\"1-4.2\"), as atoll usb-list shows them", host);
+		UsbDef *usb = g_new0(UsbDef, 1);
+		usb->host = host_usb_spec_string(&spec);
+		g_ptr_array_add(def->usb, usb);
+		for (guint j = 0; j < i; j++) {
+			UsbDef *other = g_ptr_array_index(def->usb, j);
+			if (strcmp(other->host, usb->host) == 0)
+				return fail(error, p, "%s is already usb[%u]", usb->host, j);
+		}
+	}
+	return true;
+}
+
 static bool parse_core(JsonObject *obj, DomainDef *def, GError **error)
 {
 	uint64_t vcpus = 0, timeout = def->shutdown_timeout_s;
@@ -468,6 +573,8 @@ static DomainDef *domain_def_new(void)
 	DomainDef *def = g_new0(DomainDef, 1);
 	def->disks = g_ptr_array_new_with_free_func(disk_free);
 	def->nics = g_ptr_array_new_with_free_func(nic_free);
+	def->pci = g_ptr_array_new_with_free_func(pci_free);
+	def->usb = g_ptr_array_new_with_free_func(usb_free);
 	def->on_poweroff = g_strdup("destroy");
 	def->on_reboot = g_strdup("restart");
 	def->on_crash = g_strdup("destroy");
@@ -480,7 +587,8 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 	static const char *const known[] = {
 		"name", "memory_mib", "vcpus", "kernel", "initrd", "cmdline",
 		"disks", "nics", "on_poweroff", "on_reboot", "on_crash",
-		"shutdown_timeout_s", "autostart", "label", "graphics", NULL,
+		"shutdown_timeout_s", "autostart", "label", "graphics", "pci", "usb",
+		NULL,
 	};
 	if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
@@ -493,7 +601,8 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 	if (!check_known(obj, "", known, error) || !parse_core(obj, def, error) ||
 	    !parse_disks(obj, def, error) || !parse_nics(obj, def, error) ||
 	    !parse_actions(obj, def, error) || !parse_label(obj, def, error) ||
-	    !parse_graphics(obj, def, error))
+	    !parse_graphics(obj, def, error) || !parse_pci(obj, def, error) ||
+	    !parse_usb(obj, def, error))
 		return NULL;
 	return g_steal_pointer(&def);
 }
@@ -551,6 +660,40 @@ static void add_graphics(JsonBuilder *b, const DomainDef *def)
 	json_builder_end_object(b);
 }
 
+/* Written only when not empty, so definitions without passthrough read
+ * as before. */
+static void add_passthrough(JsonBuilder *b, const DomainDef *def)
+{
+	if (def->pci && def->pci->len) {
+		json_builder_set_member_name(b, "pci");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < def->pci->len; i++) {
+			const PciDef *pci = g_ptr_array_index(def->pci, i);
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "host");
+			json_builder_add_string_value(b, pci->host);
+			if (pci->rom) {
+				json_builder_set_member_name(b, "rom");
+				json_builder_add_string_value(b, pci->rom);
+			}
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+	}
+	if (def->usb && def->usb->len) {
+		json_builder_set_member_name(b, "usb");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < def->usb->len; i++) {
+			const UsbDef *usb = g_ptr_array_index(def->usb, i);
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "host");
+			json_builder_add_string_value(b, usb->host);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+	}
+}
+
 static void add_string(JsonBuilder *b, const char *key, const char *value)
 {
 	if (!value)
@@ -585,6 +728,7 @@ JsonNode *domain_def_to_json(const DomainDef *def)
 	json_builder_add_boolean_value(b, def->autostart);
 	add_string(b, "label", def->label);
 	add_graphics(b, def);
+	add_passthrough(b, def);
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }
@@ -601,6 +745,10 @@ void domain_def_free(DomainDef *def)
 		g_ptr_array_unref(def->disks);
 	if (def->nics)
 		g_ptr_array_unref(def->nics);
+	if (def->pci)
+		g_ptr_array_unref(def->pci);
+	if (def->usb)
+		g_ptr_array_unref(def->usb);
 	g_free(def->on_poweroff);
 	g_free(def->on_reboot);
 	g_free(def->on_crash);

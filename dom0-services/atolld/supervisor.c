@@ -195,6 +195,7 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 		g_ptr_array_add(argv, g_strdup("--spice"));
 		g_ptr_array_add(argv, g_strdup_printf("unix:%s", spice));
 	}
+	passthrough_add_argv(def, argv);
 	g_ptr_array_add(argv, NULL);
 	return g_steal_pointer(&argv);
 }
@@ -573,6 +574,7 @@ static void vmm_exited(Vmm *v)
 	if (v->named_taps)
 		teardown_taps(dom->name);
 	stop_passt(dom->daemon, dom->name);
+	passthrough_domain_release(dom);
 	stats_detach(dom);
 	console_detach(dom);
 	dom->vmm = NULL;
@@ -1017,6 +1019,9 @@ bool supervisor_start(Domain *dom, GError **error)
 	if (!ensure_dir(vmm_dir, 0700, error))
 		return false;
 
+	/* Host devices first: they are what most often refuses. */
+	if (!passthrough_domain_prepare(dom, error))
+		return false;
 	g_autoptr(GArray) nic_fds = g_array_new(FALSE, FALSE, sizeof(int));
 	g_autoptr(GPtrArray) nic_taps = g_ptr_array_new_with_free_func(g_free);
 	bool named = false;
@@ -1032,6 +1037,7 @@ bool supervisor_start(Domain *dom, GError **error)
 		if (named)
 			teardown_taps(dom->name);
 		stop_passt(d, dom->name);
+		passthrough_domain_release(dom);
 		return false;
 	}
 
@@ -1040,6 +1046,7 @@ bool supervisor_start(Domain *dom, GError **error)
 		int e = errno;
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		passthrough_domain_release(dom);
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
 			    "pidfd_open: %s; atolld needs Linux 5.3 or newer", g_strerror(e));
 		return false;
@@ -1216,6 +1223,7 @@ static void record_missed_exit(Domain *dom, const char *pid_path)
 	if (dom->def && dom->def->nics && dom->def->nics->len)
 		teardown_taps(dom->name);
 	stop_passt(dom->daemon, dom->name);
+	passthrough_domain_release(dom);
 	domain_set_state(dom, strcmp(reason, "crash") == 0 ? DOMAIN_CRASHED : DOMAIN_SHUTOFF,
 			 reason);
 }
@@ -1248,6 +1256,7 @@ static void adopt_one(Atolld *d, const char *name, const char *pid_path)
 	v->named_taps = dom->def && dom->def->nics && dom->def->nics->len;
 #endif
 	v->connect_reason = "adopted";
+	passthrough_domain_adopt(dom);
 	g_message("domain %s: re-adopted atoll-vmm, pid %d", name, pid);
 	domain_set_state(dom, DOMAIN_STARTING, "adopted");
 }

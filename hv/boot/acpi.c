@@ -7,6 +7,7 @@
 
 #include "../devices/platform.h"
 #include "../log.h"
+#include "../pci/pci.h"
 
 #define OEM_ID        "ATOLL "
 #define OEM_TABLE_ID  "ATOLLVM "
@@ -452,8 +453,31 @@ static void dsdt_pci0_osc(struct aml *a)
 	aml_pkg_end(a, m);
 }
 
-/* No _PRT: every device model signals through MSI-X and reports
- * Interrupt Pin 0, so Linux never asks ACPI for an INTx route. */
+/* _PRT: INTx of every slot and pin to an IOAPIC GSI (pci_intx_gsi).  The
+ * emulated devices use MSI-X and report Interrupt Pin 0; passed-through
+ * devices (e1000 and friends) may only have INTx. */
+static void dsdt_pci0_prt(struct aml *a)
+{
+	aml_byte(a, 0x08);                  /* NameOp */
+	aml_name(a, "_PRT");
+	aml_byte(a, 0x12);                  /* PackageOp */
+	size_t outer = aml_pkg_begin(a);
+	aml_byte(a, (PCI_MAX_SLOTS - 1) * 4);
+	for (unsigned slot = 1; slot < PCI_MAX_SLOTS; slot++) {
+		for (unsigned pin = 1; pin <= 4; pin++) {
+			aml_byte(a, 0x12);
+			size_t e = aml_pkg_begin(a);
+			aml_byte(a, 4);
+			aml_int(a, (uint64_t)slot << 16 | 0xffff);
+			aml_int(a, pin - 1);
+			aml_int(a, 0);              /* no link device: a GSI */
+			aml_int(a, pci_intx_gsi(slot, pin));
+			aml_pkg_end(a, e);
+		}
+	}
+	aml_pkg_end(a, outer);
+}
+
 static void dsdt_pci0(struct aml *a, const struct acpi_platform *p)
 {
 	size_t d = aml_device_begin(a, "PCI0");
@@ -465,6 +489,7 @@ static void dsdt_pci0(struct aml *a, const struct acpi_platform *p)
 	aml_name_int(a, "_UID", 0);
 	dsdt_pci0_crs(a, p);
 	dsdt_pci0_osc(a);
+	dsdt_pci0_prt(a);
 	aml_pkg_end(a, d);
 }
 
@@ -778,6 +803,26 @@ static bool platform_ok(const struct acpi_platform *p)
 	return true;
 }
 
+/* Where build_tables put each table (guest addresses, or offsets when the
+ * buffer's gpa is 0). */
+struct acpi_offsets {
+	uint64_t facs, dsdt, xsdt;
+	uint64_t tables[8];     /* what the XSDT lists, FADT first */
+	size_t n;
+};
+
+static void build_tables(struct tbuf *t, const struct acpi_platform *p,
+			 struct acpi_offsets *o)
+{
+	o->facs = build_facs(t);
+	o->dsdt = build_dsdt(t, p);
+	o->tables[0] = build_fadt(t, o->facs, o->dsdt);
+	o->tables[1] = build_madt(t, p);
+	o->tables[2] = build_mcfg(t, p);
+	o->n = 3;
+	o->xsdt = build_xsdt(t, o->tables, o->n);
+}
+
 size_t acpi_build(const struct acpi_platform *p, uint8_t *buf, size_t len,
 		  uint64_t gpa)
 {
@@ -793,17 +838,64 @@ size_t acpi_build(const struct acpi_platform *p, uint8_t *buf, size_t len,
 		return 0;
 	}
 	uint8_t *rsdp = tb_alloc(&t, 36, 16, &rsdp_off);
-	uint64_t facs = build_facs(&t);
-	uint64_t dsdt = build_dsdt(&t, p);
-	uint64_t tables[3];
-	tables[0] = build_fadt(&t, facs, dsdt);
-	tables[1] = build_madt(&t, p);
-	tables[2] = build_mcfg(&t, p);
-	uint64_t xsdt = build_xsdt(&t, tables, 3);
+	struct acpi_offsets o;
+	build_tables(&t, p, &o);
 	if (t.overflow || !rsdp) {
 		log_error("ACPI: tables do not fit in %zu bytes", len);
 		return 0;
 	}
+	build_rsdp(rsdp, o.xsdt);
+	return t.len;
+}
+
+void acpi_build_rsdp(uint8_t rsdp[ACPI_RSDP_LEN], uint64_t xsdt)
+{
+	memset(rsdp, 0, ACPI_RSDP_LEN);
 	build_rsdp(rsdp, xsdt);
+}
+
+static void lay_ptr(struct acpi_layout *lay, uint64_t off, uint8_t size)
+{
+	if (lay->n_ptrs < ACPI_LAYOUT_MAX)
+		lay->ptrs[lay->n_ptrs++] = (struct acpi_link){ (uint32_t)off, size };
+}
+
+static void lay_sum(struct acpi_layout *lay, const uint8_t *buf, uint64_t off)
+{
+	const uint8_t *h = buf + off;
+	uint32_t len = (uint32_t)(h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24);
+	if (lay->n_sums < ACPI_LAYOUT_MAX)
+		lay->sums[lay->n_sums++] = (struct acpi_sum){ (uint32_t)off, len,
+							       (uint32_t)off + 9 };
+}
+
+size_t acpi_build_tables(const struct acpi_platform *p, uint8_t *buf, size_t len,
+			 struct acpi_layout *lay)
+{
+	struct tbuf t = { .p = buf, .cap = len, .gpa = 0 };
+	struct acpi_offsets o;
+
+	memset(lay, 0, sizeof(*lay));
+	if (!platform_ok(p))
+		return 0;
+	/* Offsets, not addresses: the firmware's loader adds where it put
+	 * the blob to every pointer listed here and then recomputes the
+	 * checksums. */
+	build_tables(&t, p, &o);
+	if (t.overflow) {
+		log_error("ACPI: tables do not fit in %zu bytes", len);
+		return 0;
+	}
+	uint64_t fadt = o.tables[0];
+	lay_ptr(lay, fadt + 36, 4);           /* FIRMWARE_CTRL -> FACS */
+	lay_ptr(lay, fadt + 40, 4);           /* DSDT */
+	lay_ptr(lay, fadt + 140, 8);          /* X_DSDT */
+	for (size_t i = 0; i < o.n; i++)
+		lay_ptr(lay, o.xsdt + 36 + 8 * i, 8);
+	lay_sum(lay, buf, o.dsdt);
+	for (size_t i = 0; i < o.n; i++)
+		lay_sum(lay, buf, o.tables[i]);
+	lay_sum(lay, buf, o.xsdt);
+	lay->xsdt = (uint32_t)o.xsdt;
 	return t.len;
 }

@@ -28,6 +28,27 @@ struct acpi_platform {
 size_t acpi_build(const struct acpi_platform *p, uint8_t *buf, size_t len,
 		  uint64_t gpa);
 
+/* The same tables for firmware that places them itself (UEFI through
+ * fw_cfg's table loader): built at offset 0 of buf without an RSDP;
+ * `lay` lists every pointer between tables (an offset into buf, to be
+ * relocated by buf's final address) and every checksum to recompute.
+ * Returns the bytes used or 0 (logged). */
+#define ACPI_LAYOUT_MAX 16
+#define ACPI_RSDP_LEN   36
+struct acpi_link { uint32_t offset; uint8_t size; };
+struct acpi_sum { uint32_t start, len, result; };
+struct acpi_layout {
+	struct acpi_link ptrs[ACPI_LAYOUT_MAX];
+	unsigned n_ptrs;
+	struct acpi_sum sums[ACPI_LAYOUT_MAX];
+	unsigned n_sums;
+	uint32_t xsdt;          /* offset of the XSDT, for the RSDP */
+};
+size_t acpi_build_tables(const struct acpi_platform *p, uint8_t *buf, size_t len,
+			 struct acpi_layout *lay);
+/* An ACPI 2.0 RSDP naming `xsdt`, checksums filled in. */
+void acpi_build_rsdp(uint8_t rsdp[ACPI_RSDP_LEN], uint64_t xsdt);
+
 /* Checksum byte such that the sum of buf[0..len) is 0 mod 256. */
 uint8_t acpi_checksum(const uint8_t *buf, size_t len);
 

@@ -44,6 +44,7 @@ struct acpi_pm {
 	struct acpi_pm_regs regs;
 	bool sci_level;           /* last level given to irq_line */
 	struct timespec t0;       /* PM timer epoch */
+	uint16_t base;            /* I/O base (q35's PMBASE may move it) */
 };
 
 void acpi_pm_regs_init(struct acpi_pm_regs *r)
@@ -216,7 +217,23 @@ int acpi_pm_create(struct vm *vm)
 		free(pm);
 		return ret;
 	}
+	pm->base = ACPI_PM_BASE;
 	vm->acpi_pm = pm;
+	return 0;
+}
+
+int acpi_pm_move(struct vm *vm, uint16_t base)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+
+	if (!pm || base == pm->base)
+		return pm ? 0 : -ENODEV;
+	int ret = bus_register(&vm->io_bus, base, ACPI_PM_LEN, acpi_pm_access, pm,
+			       "acpi-pm");
+	if (ret)
+		return ret;
+	bus_unregister(&vm->io_bus, pm->base);
+	pm->base = base;
 	return 0;
 }
 
@@ -238,7 +255,7 @@ void acpi_pm_destroy(struct vm *vm)
 
 	if (!pm)
 		return;
-	bus_unregister(&vm->io_bus, ACPI_PM_BASE);
+	bus_unregister(&vm->io_bus, pm->base);
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 	vm->acpi_pm = NULL;

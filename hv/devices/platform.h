@@ -28,6 +28,8 @@ int serial_create(struct vm *vm, const struct chardev_config *cfg,
 int rtc_create(struct vm *vm);
 int i8042_create(struct vm *vm);
 int acpi_pm_create(struct vm *vm);
+/* Move the PM block to I/O `base` (q35 PMBASE); 0 or -errno. */
+int acpi_pm_move(struct vm *vm, uint16_t base);
 /* Press the power button (SIGTERM path): sets PWRBTN_STS, raises the SCI
  * if the guest enabled it.  Any thread. */
 void acpi_pm_power_button(struct vm *vm);

@@ -179,6 +179,8 @@ static void bars_update(struct pci_device *dev)
 uint32_t pci_cfg_read(struct pci_device *dev, uint32_t off, uint32_t len)
 {
 	uint32_t v = 0;
+	if (dev->cfg_read && off < PCI_CFG_SIZE && len <= 4 && len <= PCI_CFG_SIZE - off)
+		return dev->cfg_read(dev, off, len);
 	for (uint32_t i = 0; i < len && off + i < PCI_CFG_SIZE; i++)
 		v |= (uint32_t)dev->cfg[off + i] << (8 * i);
 	return v;
@@ -240,6 +242,18 @@ static void cf8_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			bus_data_set(data, 4, host->cf8);
 		return;
 	}
+	if (off == 1 && len == 1) {
+		/* 0xCF9, the chipset's reset control register: SYS_RST and
+		 * FULL_RST are kept, RST_CPU going 1 resets the machine. */
+		if (!is_write) {
+			data[0] = host->rcr;
+			return;
+		}
+		host->rcr = data[0] & 0x0a;
+		if (data[0] & 0x04)
+			vm_request_reset(host->vm);
+		return;
+	}
 	uint32_t a = host->cf8;
 	if (!(a & CF8_ENABLE)) {
 		if (!is_write)
@@ -258,6 +272,28 @@ static void ecam_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			(uint32_t)off & 0xfff, data, len, is_write);
 }
 
+int pci_host_set_ecam(struct pci_host *host, uint64_t base, uint64_t len)
+{
+	if (host->ecam_len && base == host->ecam_base && len == host->ecam_len)
+		return 0;
+	if (host->ecam_len)
+		bus_unregister(&host->vm->mmio_bus, host->ecam_base);
+	host->ecam_base = host->ecam_len = 0;
+	if (!len)
+		return 0;
+	/* Never over RAM or another device: the guest picks the address. */
+	if (base + len < base || guest_ptr(&host->vm->mem, base, 1) ||
+	    guest_ptr(&host->vm->mem, base + len - 1, 1))
+		return -EINVAL;
+	int ret = bus_register(&host->vm->mmio_bus, base, len, ecam_access, host,
+			       "pci-ecam");
+	if (ret == 0) {
+		host->ecam_base = base;
+		host->ecam_len = len;
+	}
+	return ret;
+}
+
 int pci_host_init(struct pci_host *host, struct vm *vm)
 {
 	memset(host, 0, sizeof(*host));
@@ -271,8 +307,7 @@ int pci_host_init(struct pci_host *host, struct vm *vm)
 
 	int ret = bus_register(&vm->io_bus, 0xcf8, 8, cf8_access, host, "pci-cf8");
 	if (!ret)
-		ret = bus_register(&vm->mmio_bus, PCI_ECAM_BASE, PCI_ECAM_SIZE,
-				   ecam_access, host, "pci-ecam");
+		ret = pci_host_set_ecam(host, PCI_ECAM_BASE, PCI_ECAM_SIZE);
 	if (ret)
 		return ret;
 	/* Intel's Q35 MCH id: the id OVMF expects of the host bridge. */

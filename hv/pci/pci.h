@@ -43,6 +43,14 @@ struct pci_device;
 #define PCI_CAP_ID_EXP    0x10
 #define PCI_CAP_ID_MSIX   0x11
 
+/* INTx routing, as the DSDT's _PRT describes it: slot `slot`, pin `pin`
+ * (1 = INTA) raises this IOAPIC GSI (level triggered, shared). */
+#define PCI_INTX_GSI_BASE 16
+static inline uint32_t pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin - 1) % 8;
+}
+
 enum pci_bar_kind { PCI_BAR_NONE, PCI_BAR_IO, PCI_BAR_MEM32, PCI_BAR_MEM64 };
 
 struct pci_bar {
@@ -70,6 +78,9 @@ struct pci_device {
 	 * capabilities the device emulates (MSI-X control, ...). */
 	void (*cfg_write)(struct pci_device *dev, uint32_t off, uint32_t len,
 			  uint32_t val);
+	/* If set, answers config reads instead of cfg[] (a passed-through
+	 * device reads some registers from the hardware). */
+	uint32_t (*cfg_read)(struct pci_device *dev, uint32_t off, uint32_t len);
 	/* Called after a BAR was mapped, moved or unmapped, so the device can
 	 * move what the kernel maps for it (ioeventfds, memory slots). */
 	void (*bar_moved)(struct pci_device *dev, int bar, uint64_t old_addr,
@@ -84,6 +95,8 @@ struct pci_host {
 	uint32_t cf8;
 	uint64_t mmio32_next, mmio64_next, io_next;
 	uint64_t mmio64_base, mmio64_end;
+	uint64_t ecam_base, ecam_len;  /* where ECAM decodes; len 0: nowhere */
+	uint8_t rcr;                   /* 0xCF9 reset control */
 };
 
 void pci_device_init(struct pci_device *dev, const char *name,
@@ -102,6 +115,9 @@ void pci_device_set_wmask(struct pci_device *dev, uint32_t off, uint32_t len,
 			  uint32_t mask);
 
 int pci_host_init(struct pci_host *host, struct vm *vm);
+/* Move the ECAM window (q35's PCIEXBAR); len 0 turns it off.  -EINVAL
+ * over RAM, -EEXIST over another region. */
+int pci_host_set_ecam(struct pci_host *host, uint64_t base, uint64_t len);
 /* Plug a device into the next free slot (or at `devfn` if >= 0), allocate
  * its BARs and map them.  Returns the devfn or a negative errno. */
 int pci_host_add(struct pci_host *host, struct pci_device *dev, int devfn);

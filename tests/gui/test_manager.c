@@ -7,11 +7,14 @@
  * pixels checked. */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "atoll-client.h"
 #include "atoll-manager-application.h"
 #include "atoll-manager-domain-details.h"
+#include "atoll-manager-graph.h"
 #include "atoll-manager-new-domain.h"
+#include "atoll-manager-thumbnail.h"
 #include "atoll-manager-util.h"
 #include "atoll-manager-window.h"
 #include "gui-harness.h"
@@ -28,6 +31,11 @@ static gboolean socket_exists(gpointer data)
 {
 	(void)data;
 	return g_file_test(socket_path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean g_file_test_exists_cb(gpointer path)
+{
+	return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
 static void start_atolld(void)
@@ -355,8 +363,429 @@ static void test_action_states(void)
 	g_assert_true(g_action_group_get_action_enabled(G_ACTION_GROUP(win), "delete"));
 }
 
+
+/* ---- performance graphs and console thumbnails ---- */
+
+/* Renders @widget now, as it would draw, into a texture (saved as a PNG
+ * artifact); no race with the widget's own updates. */
+static GdkTexture *render_widget(GtkWidget *widget, const char *name)
+{
+	int w = gtk_widget_get_width(widget), h = gtk_widget_get_height(widget);
+	g_assert_cmpint(w, >, 0);
+	g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new(widget);
+	GtkSnapshot *snap = gtk_snapshot_new();
+	gdk_paintable_snapshot(paintable, snap, w, h);
+	g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snap);
+	g_assert_nonnull(node);
+	GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
+	GdkTexture *tex = gsk_renderer_render_texture(renderer, node,
+		&GRAPHENE_RECT_INIT(0, 0, (float)w, (float)h));
+	g_autofree char *file = g_strdup_printf("%s/%s.png", g_getenv("GUI_TEST_OUTDIR"), name);
+	g_assert_true(gdk_texture_save_to_png(tex, file));
+	return tex;
+}
+
+/* Pixels of @tex within 40 per channel of @rgb. */
+static guint texture_count(GdkTexture *tex, guint32 rgb, int x0, int y0, int w, int h)
+{
+	int tw = gdk_texture_get_width(tex), th = gdk_texture_get_height(tex);
+	g_autofree guint8 *data = g_malloc((gsize)tw * th * 4);
+	gdk_texture_download(tex, data, (gsize)tw * 4);
+	guint n = 0;
+	for (int y = MAX(y0, 0); y < MIN(y0 + h, th); y++)
+		for (int x = MAX(x0, 0); x < MIN(x0 + w, tw); x++) {
+			/* gdk_texture_download: B, G, R, A in memory. */
+			const guint8 *p = data + ((gsize)y * tw + x) * 4;
+			if (ABS((int)p[2] - (int)((rgb >> 16) & 0xff)) <= 40 &&
+			    ABS((int)p[1] - (int)((rgb >> 8) & 0xff)) <= 40 &&
+			    ABS((int)p[0] - (int)(rgb & 0xff)) <= 40)
+				n++;
+		}
+	return n;
+}
+
+static void test_perf_graphs(void)
+{
+	GtkWidget *details = atoll_manager_window_get_details(win);
+	g_assert_true(atoll_manager_window_select(win, "db"));
+	g_assert_true(harness_wait(def_loaded, details, 3000));
+	AdwViewStack *stack = ADW_VIEW_STACK(child(details, ATOLL_TYPE_MANAGER_DOMAIN_DETAILS,
+						   "view_stack"));
+	adw_view_stack_set_visible_child_name(stack, "performance");
+	harness_spin(300);   /* laid out */
+	/* Frozen, as a user would to look at them: the 2 s stats poll (no
+	 * samples, nothing runs here) leaves the series alone. */
+	gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(child(details,
+		ATOLL_TYPE_MANAGER_DOMAIN_DETAILS, "freeze_button")), TRUE);
+	/* Three seconds of GET …/stats samples: reads at 2 MB/s then 4 MB/s,
+	 * writes at 1 MB/s, 100 then 300 IOPS, 1 kB/s in and 8 kB/s out. */
+	g_autoptr(JsonNode) node = json_from_string(
+		"[{\"t\":100,\"cpu_time_s\":1,\"memory_rss_bytes\":100000000,"
+		"\"disk_rd_bytes\":0,\"disk_wr_bytes\":0,\"disk_rd_ops\":0,\"disk_wr_ops\":0,"
+		"\"net_rx_bytes\":0,\"net_tx_bytes\":0},"
+		"{\"t\":101,\"cpu_time_s\":1.5,\"memory_rss_bytes\":100000000,"
+		"\"disk_rd_bytes\":2000000,\"disk_wr_bytes\":1000000,\"disk_rd_ops\":80,"
+		"\"disk_wr_ops\":20,\"net_rx_bytes\":1000,\"net_tx_bytes\":8000},"
+		"{\"t\":102,\"cpu_time_s\":2,\"memory_rss_bytes\":120000000,"
+		"\"disk_rd_bytes\":6000000,\"disk_wr_bytes\":2000000,\"disk_rd_ops\":330,"
+		"\"disk_wr_ops\":70,\"net_rx_bytes\":2000,\"net_tx_bytes\":16000}]", NULL);
+	g_assert_nonnull(node);
+	atoll_manager_domain_details_show_samples(ATOLL_MANAGER_DOMAIN_DETAILS(details),
+						  json_node_get_array(node));
+	AtollManagerGraph *disk = ATOLL_MANAGER_GRAPH(atoll_manager_domain_details_get_graph(
+		ATOLL_MANAGER_DOMAIN_DETAILS(details), "disk"));
+	AtollManagerGraph *net = ATOLL_MANAGER_GRAPH(atoll_manager_domain_details_get_graph(
+		ATOLL_MANAGER_DOMAIN_DETAILS(details), "network"));
+	g_assert_cmpuint(atoll_manager_graph_get_n_values(disk), ==, 2);
+	g_assert_cmpuint(atoll_manager_graph_get_n_second(disk), ==, 2);
+	g_assert_cmpstr(atoll_manager_graph_get_summary(disk), ==,
+			"read 4.0\u00a0MB/s · write 1.0\u00a0MB/s · 300 IOPS");
+	g_assert_cmpstr(atoll_manager_graph_get_summary(net), ==,
+			"in 1.0\u00a0kB/s · out 8.0\u00a0kB/s");
+	harness_spin(300);
+	g_autoptr(GdkTexture) dt = render_widget(GTK_WIDGET(disk), "manager-graph-disk");
+	g_autoptr(GdkTexture) nt = render_widget(GTK_WIDGET(net), "manager-graph-network");
+	int w = gdk_texture_get_width(dt), h = gdk_texture_get_height(dt);
+	/* The read line (orange, rising to 4 MB/s of a 4.4 MB/s scale) is
+	 * drawn high at the right edge, low at the left. */
+	g_assert_cmpuint(texture_count(dt, 0xe66100, w - 8, 0, 8, h / 4), >, 0);
+	g_assert_cmpuint(texture_count(dt, 0xe66100, 0, 0, 8, h / 4), ==, 0);
+	/* Network: a few kB/s on the 64 KiB/s minimum scale stay near the
+	 * bottom; the sent line is the darker dashed one. */
+	g_assert_cmpuint(texture_count(nt, 0x572668, w / 2 - 8, h * 3 / 4, 16, h / 4), >, 0);
+	g_assert_cmpuint(texture_count(nt, 0x572668, 0, 0, w, h / 2), ==, 0);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-performance-io");
+	graphene_rect_t r;
+	widget_rect(GTK_WIDGET(disk), &r);
+	g_assert_cmpuint(count_colour(shot, 0xe66100, (int)r.origin.x, (int)r.origin.y,
+				      (int)r.size.width, (int)r.size.height), >=, 200);
+	gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(child(details,
+		ATOLL_TYPE_MANAGER_DOMAIN_DETAILS, "freeze_button")), FALSE);
+}
+
+static gboolean thumb_has_picture(gpointer thumb)
+{
+	return atoll_manager_thumbnail_get_texture(thumb) != NULL;
+}
+
+static guint wanted_snapshots;
+static gboolean thumb_snapshots(gpointer thumb)
+{
+	return atoll_manager_thumbnail_get_snapshots(thumb) >= wanted_snapshots;
+}
+
+/* A domain row with a live thumbnail, fed by a real SPICE server (the
+ * four-quadrant test pattern: red, green / blue, yellow). */
+static void test_thumbnail(void)
+{
+	if (!g_getenv("SPICE_TEST_SERVER")) {
+		g_test_skip("built without the SPICE test server");
+		return;
+	}
+	g_autofree char *sock = g_build_filename(harness_tmpdir(), "thumb.sock", NULL);
+	const char *args[] = { "--unix", sock, NULL };
+	TestServer *srv = test_server_start(args);
+	GtkWidget *w = gtk_window_new();
+	gtk_window_set_default_size(GTK_WINDOW(w), 400, 120);
+	GtkWidget *list = gtk_list_box_new();
+	AtollManagerDomainRow *row = atoll_manager_domain_row_new("vm");
+	gtk_list_box_append(GTK_LIST_BOX(list), GTK_WIDGET(row));
+	gtk_window_set_child(GTK_WINDOW(w), list);
+	g_autoptr(JsonNode) entry = json_from_string(
+		"{\"name\":\"vm\",\"state\":\"running\",\"memory_mib\":512,\"vcpus\":1,"
+		"\"label\":\"#e01b24\"}", NULL);
+	atoll_manager_domain_row_update(row, entry, 3);
+	g_assert_true(atoll_manager_domain_row_needs_console_uri(row));
+	gtk_window_present(GTK_WINDOW(w));
+	AtollManagerThumbnail *thumb =
+		ATOLL_MANAGER_THUMBNAIL(atoll_manager_domain_row_get_thumbnail(row));
+	atoll_manager_thumbnail_set_interval(thumb, 500);
+	g_autofree char *uri = g_strdup_printf("spice+unix://%s", sock);
+	atoll_manager_domain_row_set_console_uri(row, uri);
+	g_assert_false(atoll_manager_domain_row_needs_console_uri(row));
+	g_assert_true(harness_wait(thumb_has_picture, thumb, 10000));
+
+	GdkTexture *tex = atoll_manager_thumbnail_get_texture(thumb);
+	int tw = gdk_texture_get_width(tex), th = gdk_texture_get_height(tex);
+	g_assert_cmpint(tw, ==, ATOLL_MANAGER_THUMBNAIL_WIDTH);
+	g_assert_cmpint(th, ==, ATOLL_MANAGER_THUMBNAIL_WIDTH * 480 / 640);
+	g_assert_cmpuint(texture_count(tex, 0xff0000, 0, 0, tw / 2, th / 2), ==,
+			 (guint)(tw / 2 * (th / 2)));
+	g_assert_cmpuint(texture_count(tex, 0x00ff00, tw / 2, 0, tw / 2, th / 2), ==,
+			 (guint)(tw / 2 * (th / 2)));
+	g_assert_cmpuint(texture_count(tex, 0xffff00, tw / 2, th / 2, tw / 2, th / 2), ==,
+			 (guint)(tw / 2 * (th / 2)));
+	harness_spin(300);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-thumbnail");
+	graphene_rect_t r;
+	widget_rect(GTK_WIDGET(thumb), &r);
+	g_assert_cmpuint(count_colour(shot, 0xff0000, (int)r.origin.x, (int)r.origin.y,
+				      (int)r.size.width, (int)r.size.height), >=, 300);
+
+	/* The guest paints: the next snapshot shows it. */
+	wanted_snapshots = atoll_manager_thumbnail_get_snapshots(thumb) + 1;
+	test_server_send(srv, "box 0 0 320 240 0000ff");
+	g_assert_true(harness_wait(thumb_snapshots, thumb, 5000));
+	tex = atoll_manager_thumbnail_get_texture(thumb);
+	g_assert_cmpuint(texture_count(tex, 0x0000ff, 0, 0, tw / 2, th / 2), ==,
+			 (guint)(tw / 2 * (th / 2)));
+	/* No change, no work. */
+	guint n = atoll_manager_thumbnail_get_snapshots(thumb);
+	harness_spin(1500);
+	g_assert_cmpuint(atoll_manager_thumbnail_get_snapshots(thumb), ==, n);
+
+	/* Hidden rows hold no connection. */
+	g_assert_true(atoll_manager_thumbnail_is_connected(thumb));
+	gtk_widget_set_visible(w, FALSE);
+	g_assert_false(atoll_manager_thumbnail_is_connected(thumb));
+	gtk_widget_set_visible(w, TRUE);
+	g_assert_true(atoll_manager_thumbnail_is_connected(thumb));
+	/* Shut off: no picture, no connection. */
+	g_autoptr(JsonNode) off = json_from_string("{\"name\":\"vm\",\"state\":\"shutoff\"}", NULL);
+	atoll_manager_domain_row_update(row, off, -1);
+	g_assert_false(atoll_manager_thumbnail_is_connected(thumb));
+	g_assert_false(gtk_widget_get_visible(GTK_WIDGET(thumb)));
+	gtk_window_destroy(GTK_WINDOW(w));
+	test_server_free(srv);
+}
+
+/* ---- remote hosts over ssh ---- */
+
+/* A real sshd on a free loopback port with a temporary host key, one
+ * authorized user key and one that is not; a second atolld stands for the
+ * remote host's.  ssh reads $ATOLL_MANAGER_SSH_CONFIG (set in main). */
+static TestServer *sshd, *far_atolld;
+static char *far_socket, *ssh_dir;
+
+static guint16 free_port(void)
+{
+	g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+					       G_SOCKET_PROTOCOL_TCP, NULL);
+	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+	g_assert_true(g_socket_bind(sock, any, TRUE, NULL));
+	g_autoptr(GSocketAddress) bound = g_socket_get_local_address(sock, NULL);
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+static gboolean port_open(gpointer data)
+{
+	g_autoptr(GSocketClient) c = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(
+		c, "127.0.0.1", (guint16)GPOINTER_TO_UINT(data), NULL, NULL);
+	return conn != NULL;
+}
+
+static char *keygen(const char *name)
+{
+	char *path = g_build_filename(ssh_dir, name, NULL);
+	const char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name,
+			       "-f", path, NULL };
+	g_assert_true(harness_run(argv));
+	return path;
+}
+
+static char *pubkey(const char *key)
+{
+	g_autofree char *file = g_strconcat(key, ".pub", NULL);
+	char *text = NULL;
+	g_assert_true(g_file_get_contents(file, &text, NULL, NULL));
+	return g_strstrip(text);
+}
+
+static gboolean start_sshd(void)
+{
+	g_autofree char *exe = g_find_program_in_path("sshd");
+	if (!exe && g_file_test("/usr/sbin/sshd", G_FILE_TEST_IS_EXECUTABLE))
+		exe = g_strdup("/usr/sbin/sshd");
+	if (!exe || !g_find_program_in_path("ssh"))
+		return FALSE;
+	ssh_dir = g_build_filename(harness_tmpdir(), "ssh", NULL);
+	g_mkdir_with_parents(ssh_dir, 0700);
+	g_autofree char *host_key = keygen("host_key");
+	g_autofree char *user_key = keygen("user_key");
+	g_autofree char *other_key = keygen("other_key");
+	g_autofree char *auth = g_build_filename(ssh_dir, "authorized_keys", NULL);
+	g_autofree char *user_pub = pubkey(user_key);
+	g_autofree char *auth_text = g_strconcat(user_pub, "\n", NULL);
+	g_assert_true(g_file_set_contents(auth, auth_text, -1, NULL));
+	/* As root, sshd wants its privilege separation directory. */
+	if (geteuid() == 0)
+		g_mkdir_with_parents("/run/sshd", 0755);
+
+	guint16 port = free_port();
+	g_autofree char *cfg = g_build_filename(ssh_dir, "sshd_config", NULL);
+	g_autofree char *pid = g_build_filename(ssh_dir, "sshd.pid", NULL);
+	g_autofree char *cfg_text = g_strdup_printf(
+		"Port %u\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"
+		"PidFile %s\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+		"KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+		"AllowStreamLocalForwarding yes\nLogLevel VERBOSE\n",
+		port, host_key, auth, pid);
+	g_assert_true(g_file_set_contents(cfg, cfg_text, -1, NULL));
+	const char *argv[] = { exe, "-D", "-e", "-f", cfg, NULL };
+	sshd = harness_spawn(argv, NULL);
+	if (!harness_wait(port_open, GUINT_TO_POINTER(port), 10000))
+		return FALSE;
+
+	/* The client side: known host key under an alias, one entry per case. */
+	g_autofree char *host_pub = pubkey(host_key);
+	g_autofree char *known = g_build_filename(ssh_dir, "known_hosts", NULL);
+	g_autofree char *known_text = g_strdup_printf("atoll-test-sshd %s\n", host_pub);
+	g_assert_true(g_file_set_contents(known, known_text, -1, NULL));
+	g_autofree char *empty = g_build_filename(ssh_dir, "known_hosts_empty", NULL);
+	g_assert_true(g_file_set_contents(empty, "", -1, NULL));
+	GString *client = g_string_new(NULL);
+	const struct { const char *alias, *key, *known; } hosts[] = {
+		{ "atoll-good", user_key, known }, { "atoll-badkey", other_key, known },
+		{ "atoll-unknown", user_key, empty },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(hosts); i++)
+		g_string_append_printf(client,
+			"Host %s\n  HostName 127.0.0.1\n  Port %u\n  User %s\n  IdentityFile %s\n"
+			"  IdentitiesOnly yes\n  IdentityAgent none\n  HostKeyAlias atoll-test-sshd\n"
+			"  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n"
+			"  StrictHostKeyChecking yes\n  PasswordAuthentication no\n",
+			hosts[i].alias, port, g_get_user_name(), hosts[i].key, hosts[i].known);
+	g_autofree char *client_cfg = g_build_filename(ssh_dir, "ssh_config", NULL);
+	g_assert_true(g_file_set_contents(client_cfg, client->str, -1, NULL));
+	g_string_free(client, TRUE);
+	g_setenv(ATOLL_MANAGER_SSH_CONFIG_ENV, client_cfg, TRUE);
+	return TRUE;
+}
+
+static void start_far_atolld(void)
+{
+	g_autofree char *dir = g_build_filename(harness_tmpdir(), "far", NULL);
+	g_autofree char *state = g_build_filename(dir, "state", NULL);
+	g_autofree char *run = g_build_filename(dir, "run", NULL);
+	g_mkdir_with_parents(state, 0700);
+	g_mkdir_with_parents(run, 0700);
+	far_socket = g_build_filename(run, "atolld.sock", NULL);
+	const char *argv[] = { g_getenv("ATOLLD"), "--foreground", "--state-dir", state,
+			       "--run-dir", run, "--vmm", "/bin/true", NULL };
+	far_atolld = harness_spawn(argv, NULL);
+	g_assert_true(harness_wait(g_file_test_exists_cb, far_socket,
+				   10000));
+}
+
+static gboolean host_settled(gpointer host)
+{
+	AtollManagerHostState st = atoll_manager_host_get_state(host);
+	return st == ATOLL_MANAGER_HOST_FAILED || st == ATOLL_MANAGER_HOST_READY;
+}
+
+static AtollManagerHost *add_failing_host(const char *dest, const char *sock,
+					  const char *expect)
+{
+	g_autoptr(GError) error = NULL;
+	AtollManagerHost *host = atoll_manager_window_add_host(win, dest, sock, &error);
+	g_assert_no_error(error);
+	g_assert_true(harness_wait(host_settled, host, 30000));
+	g_assert_cmpint(atoll_manager_host_get_state(host), ==, ATOLL_MANAGER_HOST_FAILED);
+	const char *why = atoll_manager_host_get_error(host);
+	if (!strstr(why, expect))
+		g_error("%s: expected “%s” in: %s", dest, expect, why);
+	/* Said in a toast; what is shown stays this computer's. */
+	g_assert_nonnull(strstr(atoll_manager_window_get_last_toast(win), expect));
+	g_assert_false(atoll_manager_host_is_remote(atoll_manager_window_get_current_host(win)));
+	return host;
+}
+
+static gboolean showing_far(gpointer host)
+{
+	return atoll_manager_window_get_current_host(win) == host && page_is_main(NULL) &&
+	       atoll_manager_window_find_row(win, "far") != NULL;
+}
+
+static gboolean showing_local(gpointer data)
+{
+	(void)data;
+	return !atoll_manager_host_is_remote(atoll_manager_window_get_current_host(win)) &&
+	       page_is_main(NULL) && atoll_manager_window_find_row(win, "db") != NULL;
+}
+
+static void test_ssh_hosts(void)
+{
+	if (!start_sshd()) {
+		g_test_skip("no sshd (apt-get install openssh-server) or it did not start");
+		return;
+	}
+	start_far_atolld();
+	g_autoptr(AtollClient) far = atoll_client_new(far_socket);
+	g_autoptr(JsonNode) def = json_from_string(
+		"{\"name\": \"far\", \"memory_mib\": 256, \"vcpus\": 1, \"kernel\": \"/vmlinuz\", "
+		"\"label\": \"#ff7800\"}", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) r1 = atoll_client_define(far, def, &error);
+	g_assert_no_error(error);
+	guint before = atoll_manager_window_get_n_hosts(win);
+
+	/* Bad input never reaches ssh. */
+	g_assert_null(atoll_manager_window_add_host(win, "-oProxyCommand=x", NULL, &error));
+	g_assert_nonnull(error);
+	g_clear_error(&error);
+
+	add_failing_host("atoll-unknown", far_socket, "host key");
+	add_failing_host("atoll-badkey", far_socket, "did not accept your ssh key");
+	AtollManagerHost *nowhere = add_failing_host("atoll-good", "/nonexistent/atolld.sock",
+						     "atolld is not running there");
+	harness_spin(300);
+	g_autoptr(GdkPixbuf) failed = harness_screenshot("manager-hosts-failed");
+	g_assert_nonnull(failed);
+	atoll_manager_window_remove_host(win, nowhere);
+
+	g_assert_nonnull(atoll_manager_window_add_host(win, "atoll-good", far_socket, &error));
+	g_assert_no_error(error);
+	AtollManagerHost *good = atoll_manager_window_find_host(win, "atoll-good");
+	g_assert_true(harness_wait(showing_far, good, 30000));
+	g_assert_null(atoll_manager_window_find_row(win, "db"));
+	/* Events come through the tunnel too. */
+	g_autoptr(JsonNode) def2 = json_from_string(
+		"{\"name\": \"far2\", \"memory_mib\": 256, \"vcpus\": 1, \"kernel\": \"/vmlinuz\"}",
+		NULL);
+	g_autoptr(JsonNode) r2 = atoll_client_define(far, def2, &error);
+	g_assert_no_error(error);
+	g_assert_true(harness_wait(row_present, "far2", 5000));
+	harness_spin(500);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-remote-host");
+	AtollManagerDomainRow *row = atoll_manager_window_find_row(win, "far");
+	graphene_rect_t r;
+	widget_rect(child(row, ATOLL_TYPE_MANAGER_DOMAIN_ROW, "swatch"), &r);
+	g_assert_cmpuint(count_colour(shot, 0xff7800, (int)r.origin.x, (int)r.origin.y,
+				      (int)r.size.width + 1, (int)r.size.height + 1), >=, 100);
+
+	/* The list survives a restart of the manager. */
+	g_autofree char *ini = g_build_filename(g_get_user_config_dir(), "atoll-manager",
+						"hosts.ini", NULL);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(ini, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "[atoll-good]"));
+	g_assert_nonnull(strstr(text, far_socket));
+	g_assert_null(strstr(text, "/nonexistent"));
+
+	atoll_manager_window_show_local(win);
+	g_assert_true(harness_wait(showing_local, NULL, 10000));
+	g_assert_null(atoll_manager_window_find_row(win, "far"));
+
+	/* Back again: the tunnel is still up. */
+	g_assert_true(atoll_manager_window_select_host(win, good));
+	g_assert_true(harness_wait(showing_far, good, 10000));
+	atoll_manager_window_remove_host(win, good);
+	g_assert_true(harness_wait(showing_local, NULL, 10000));
+	atoll_manager_window_remove_host(win, atoll_manager_window_find_host(win, "atoll-unknown"));
+	atoll_manager_window_remove_host(win, atoll_manager_window_find_host(win, "atoll-badkey"));
+	g_assert_cmpuint(atoll_manager_window_get_n_hosts(win), ==, before);
+	test_server_free(far_atolld);
+	test_server_free(sshd);
+}
+
 int main(int argc, char **argv)
 {
+	/* The manager keeps its host list in the user's config: not the
+	 * real one. */
+	g_autofree char *config = g_build_filename(harness_tmpdir(), "config", NULL);
+	g_setenv("XDG_CONFIG_HOME", config, TRUE);
 	harness_init_display();
 	g_test_init(&argc, &argv, NULL);
 	adw_init();
@@ -367,6 +796,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/manager/unreachable", test_unreachable);
 	g_test_add_func("/manager/empty-then-events", test_empty_then_events);
 	g_test_add_func("/manager/settings", test_settings);
+	g_test_add_func("/manager/perf-graphs", test_perf_graphs);
+	g_test_add_func("/manager/thumbnail", test_thumbnail);
+	g_test_add_func("/manager/ssh-hosts", test_ssh_hosts);
 	g_test_add_func("/manager/assistant", test_assistant);
 	g_test_add_func("/manager/actions", test_action_states);
 	int rc = g_test_run();

@@ -13,20 +13,29 @@
  *   key SC | keydown SC | keyup SC   XT scancode (0x100 | code for E0 xx)
  *   move X Y | click X Y BUTTON (1 left, 2 middle, 3 right) | scroll up|down
  *   resize W H                send a monitor config (window size)
+ *   wait-agent [clipboard]    until an agent is connected (and has
+ *                             announced clipboard support)
+ *   clipboard-grab            grab the clipboard for UTF-8 text (the
+ *                             agent is told the client has a selection)
+ *   expect-grab               until the agent grabbed the clipboard;
+ *                             answers "ok selection=S types=T,..."
  *   stats                     "ok bytes=B invalidates=N"
+ *   now                       "ok t_ns=T", T the CLOCK_MONOTONIC time (the
+ *                             start of a latency figure, with expect-pixel)
  *   quit
  * Waiting commands give up after --timeout-ms (default 5000).  A failed
  * connection (wrong password...) prints "error disconnected: ..." and the
  * process exits with status 2. */
 #include <errno.h>
 #include <spice-client.h>
+#include <spice/vd_agent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum wait_kind { WAIT_NONE, WAIT_PRIMARY, WAIT_PIXEL, WAIT_MOUSE };
+enum wait_kind { WAIT_NONE, WAIT_PRIMARY, WAIT_PIXEL, WAIT_MOUSE, WAIT_AGENT, WAIT_GRAB };
 
 struct client {
 	SpiceSession *session;
@@ -49,6 +58,8 @@ struct client {
 	uint32_t wcolour;
 	guint timer;
 	char pending_line[256];          /* a command waiting for the mouse */
+	bool want_clipboard;             /* WAIT_AGENT: also the clipboard cap */
+	char grab[128];                  /* the agent's last clipboard grab */
 	GQueue lines;                    /* commands read, not yet run */
 };
 
@@ -121,6 +132,25 @@ static void check_wait(struct client *c)
 		reply("ok t_ns=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT,
 		      c->last_invalidate_ns, display_bytes(c));
 		return;
+	case WAIT_AGENT: {
+		gboolean agent = FALSE;
+		if (c->main)
+			g_object_get(c->main, "agent-connected", &agent, NULL);
+		if (!agent || (c->want_clipboard &&
+			       !spice_main_channel_agent_test_capability(c->main,
+						VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)))
+			return;
+		finish_wait(c);
+		reply("ok");
+		return;
+	}
+	case WAIT_GRAB:
+		if (!c->grab[0])
+			return;
+		finish_wait(c);
+		reply("ok %s", c->grab);
+		c->grab[0] = 0;
+		return;
 	case WAIT_MOUSE: {
 		int mode = 0;
 		if (c->main)
@@ -144,6 +174,7 @@ static gboolean wait_timeout(gpointer opaque)
 		      pixel_at(c, c->wx, c->wy));
 	else
 		reply("error timeout (%s)", c->wait == WAIT_MOUSE ? "no client mouse mode" :
+		      c->wait == WAIT_AGENT ? "no agent" : c->wait == WAIT_GRAB ? "no grab" :
 		      c->pixels ? "wrong surface" : "no surface");
 	c->wait = WAIT_NONE;
 	g_idle_add(run_queue, c);
@@ -193,6 +224,23 @@ static void mouse_update(SpiceChannel *ch, gpointer opaque)
 	check_wait(opaque);
 }
 
+static gboolean clipboard_grab(SpiceMainChannel *main, guint selection, gpointer types,
+			       guint ntypes, gpointer opaque)
+{
+	(void)main;
+	struct client *c = opaque;
+	const guint32 *t = types;
+	GString *s = g_string_new(NULL);
+
+	g_string_printf(s, "selection=%u types=", selection);
+	for (guint i = 0; i < ntypes; i++)
+		g_string_append_printf(s, "%s%u", i ? "," : "", t[i]);
+	g_strlcpy(c->grab, s->str, sizeof(c->grab));
+	g_string_free(s, TRUE);
+	check_wait(c);
+	return TRUE;
+}
+
 static void channel_event(SpiceChannel *ch, SpiceChannelEvent ev, gpointer opaque)
 {
 	struct client *c = opaque;
@@ -218,6 +266,8 @@ static void channel_new(SpiceSession *s, SpiceChannel *ch, gpointer opaque)
 		c->main = SPICE_MAIN_CHANNEL(ch);
 		g_signal_connect(ch, "main-mouse-update", G_CALLBACK(mouse_update), c);
 		g_signal_connect(ch, "main-agent-update", G_CALLBACK(mouse_update), c);
+		g_signal_connect(ch, "main-clipboard-selection-grab",
+				 G_CALLBACK(clipboard_grab), c);
 	} else if (SPICE_IS_DISPLAY_CHANNEL(ch)) {
 		c->display = ch;
 		g_signal_connect(ch, "display-primary-create", G_CALLBACK(primary_create), c);
@@ -331,6 +381,24 @@ static void handle_line(struct client *c, char *line)
 		}
 	} else if (!strcmp(cmd, "resize") && sscanf(line, "%*s %d %d", &a, &b) == 2) {
 		do_resize(c, a, b);
+	} else if (!strcmp(cmd, "now")) {
+		reply("ok t_ns=%" G_GUINT64_FORMAT, now_ns());
+	} else if (!strcmp(cmd, "wait-agent")) {
+		c->want_clipboard = sscanf(line, "%*s %199s", arg) == 1 &&
+				    !strcmp(arg, "clipboard");
+		start_wait(c, WAIT_AGENT);
+	} else if (!strcmp(cmd, "clipboard-grab")) {
+		guint32 type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+		if (!c->main || !spice_main_channel_agent_test_capability(c->main,
+						VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+			reply("error the agent has no clipboard");
+		} else {
+			spice_main_channel_clipboard_selection_grab(c->main,
+				VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD, &type, 1);
+			reply("ok");
+		}
+	} else if (!strcmp(cmd, "expect-grab")) {
+		start_wait(c, WAIT_GRAB);
 	} else if (!strcmp(cmd, "stats")) {
 		reply("ok bytes=%" G_GUINT64_FORMAT " invalidates=%" G_GUINT64_FORMAT,
 		      display_bytes(c), c->invalidates);

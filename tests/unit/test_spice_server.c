@@ -11,6 +11,8 @@
 
 #include "../spice/harness.h"
 #include "control.h"
+#include "vcon_guest.h"
+#include <spice/vd_agent.h>
 
 #define BLUE  0x000000ffu
 #define RED   0x00ff0000u
@@ -369,6 +371,208 @@ static void test_control_info(void)
 	vm_config_free(&cfg);
 }
 
+/* ---- the agent channel: a guest agent on virtio-serial ------------------- */
+
+/* The guest's end of com.redhat.spice.0 (port 1, queues 4/5), speaking the
+ * VDAgent protocol the way spice-vdagent does, with the bytes the device
+ * hands it. */
+struct gagent {
+	struct vcon_guest g;
+	GByteArray *in;              /* chunk stream read from the port */
+	size_t parsed;               /* bytes of `in` split into messages */
+	GByteArray *msg;             /* client-port message being assembled */
+	GPtrArray *msgs;             /* whole messages (GByteArray), header first */
+};
+
+static void ga_post_rx(struct gagent *ga)
+{
+	for (int i = 0; i < 8; i++)
+		vg_post_in(&ga->g, 4, 0x1000);
+	vg_kick(&ga->g, 4);
+}
+
+/* Take what the device wrote on the port; split it into agent messages. */
+static void ga_collect(struct gagent *ga)
+{
+	uint8_t buf[0x1000];
+	uint32_t n;
+	bool any = false;
+
+	while (vg_used(&ga->g, 4, buf, &n)) {
+		g_byte_array_append(ga->in, buf, n);
+		vg_post_in(&ga->g, 4, 0x1000);
+		any = true;
+	}
+	if (any)
+		vg_kick(&ga->g, 4);
+	while (ga->in->len - ga->parsed >= sizeof(VDIChunkHeader)) {
+		VDIChunkHeader c;
+		memcpy(&c, ga->in->data + ga->parsed, sizeof(c));
+		if (ga->in->len - ga->parsed - sizeof(c) < c.size)
+			break;
+		g_byte_array_append(ga->msg, ga->in->data + ga->parsed + sizeof(c), c.size);
+		ga->parsed += sizeof(c) + c.size;
+		while (ga->msg->len >= sizeof(VDAgentMessage)) {
+			VDAgentMessage m;
+			memcpy(&m, ga->msg->data, sizeof(m));
+			if (ga->msg->len - sizeof(m) < m.size)
+				break;
+			GByteArray *one = g_byte_array_new();
+			g_byte_array_append(one, ga->msg->data, (guint)(sizeof(m) + m.size));
+			g_ptr_array_add(ga->msgs, one);
+			g_byte_array_remove_range(ga->msg, 0, (guint)(sizeof(m) + m.size));
+		}
+	}
+}
+
+/* Wait for the next unconsumed message of `type`; returns it (header
+ * first), owned by the caller. */
+static GByteArray *ga_wait(struct harness *h, struct gagent *ga, uint32_t type)
+{
+	for (int i = 0; i < 500; i++) {
+		ga_collect(ga);
+		for (guint k = 0; k < ga->msgs->len; k++) {
+			GByteArray *one = g_ptr_array_index(ga->msgs, k);
+			VDAgentMessage m;
+			memcpy(&m, one->data, sizeof(m));
+			if (m.type == type) {
+				g_assert_cmpuint(m.protocol, ==, VD_AGENT_PROTOCOL);
+				return g_ptr_array_steal_index(ga->msgs, k);
+			}
+		}
+		harness_pump(h, 10);
+	}
+	g_error("the guest agent never got a VDAgent message of type %u", type);
+}
+
+static void ga_send(struct gagent *ga, uint32_t type, const void *data, uint32_t len)
+{
+	uint8_t buf[512];
+	VDAgentMessage m = { .protocol = VD_AGENT_PROTOCOL, .type = type, .size = len };
+	VDIChunkHeader c = { .port = VDP_CLIENT_PORT, .size = (uint32_t)sizeof(m) + len };
+
+	g_assert_cmpuint(sizeof(c) + sizeof(m) + len, <=, sizeof(buf));
+	memcpy(buf, &c, sizeof(c));
+	memcpy(buf + sizeof(c), &m, sizeof(m));
+	memcpy(buf + sizeof(c) + sizeof(m), data, len);
+	vg_send(&ga->g, 5, buf, (uint32_t)(sizeof(c) + sizeof(m) + len));
+}
+
+static void test_guest_agent(void)
+{
+	struct harness h;
+	struct gagent ga = { 0 };
+	g_autofree char *path = sock_path("agent.sock");
+	const char *names[] = { VIRTIO_CONSOLE_SPICE_PORT };
+	struct chardev_config none = { .kind = CHARDEV_NONE };
+
+	harness_init(&h);
+	harness_set_mode(&h, 640, 480, BLUE);
+	g_assert_cmpint(virtio_console_create_ports(&h.vm, &none, names, 1), ==, 0);
+	ga.g = (struct vcon_guest){ .vm = &h.vm, .dev = h.vm.virtio_devs[0] };
+	ga.in = g_byte_array_new();
+	ga.msg = g_byte_array_new();
+	ga.msgs = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+	start_unix(&h, path);
+
+	/* The guest driver finds the port and is told the host side is open
+	 * (the SPICE server attached to it). */
+	vg_driver_up(&ga.g, true);
+	vg_handshake(&ga.g, false);
+	vg_expect(&ga.g, 1, C_PORT_OPEN, 1);
+	ga_post_rx(&ga);
+
+	const char *args[] = { "--unix", path, NULL };
+	g_assert_true(harness_client_start(&h, args));
+	assert_ok(harness_cmd(&h, "wait-primary 640 480"), "wait-primary");
+	/* Without a guest agent the in-VMM stub answers: resizing works
+	 * through the display device. */
+	assert_ok(harness_cmd(&h, "wait-agent"), "stub agent");
+	assert_ok(harness_cmd(&h, "resize 1024 768"), "resize via stub");
+	for (int i = 0; i < 300 && !h.n_requests; i++)
+		harness_pump(&h, 10);
+	g_assert_cmpuint(h.n_requests, ==, 1);
+	g_assert_cmpuint(h.req_w, ==, 1024);
+
+	/* spice-vdagent opens the port: the client talks to it.  First the
+	 * client's capabilities, asking for ours. */
+	vg_ctl(&ga.g, 1, C_PORT_OPEN, 1);
+	GByteArray *m = ga_wait(&h, &ga, VD_AGENT_ANNOUNCE_CAPABILITIES);
+	VDAgentAnnounceCapabilities caps;
+	g_assert_cmpuint(m->len, >=, sizeof(VDAgentMessage) + sizeof(caps));
+	memcpy(&caps, m->data + sizeof(VDAgentMessage), sizeof(caps));
+	g_assert_cmpuint(caps.request, ==, 1);
+	g_byte_array_unref(m);
+
+	/* Guest -> client: our capabilities reach the client. */
+	uint8_t capbuf[sizeof(uint32_t) * (1 + VD_AGENT_CAPS_SIZE)] = { 0 };
+	uint32_t *cp = (uint32_t *)capbuf;
+	VD_AGENT_SET_CAPABILITY(cp + 1, VD_AGENT_CAP_MONITORS_CONFIG);
+	VD_AGENT_SET_CAPABILITY(cp + 1, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+	VD_AGENT_SET_CAPABILITY(cp + 1, VD_AGENT_CAP_CLIPBOARD_SELECTION);
+	ga_send(&ga, VD_AGENT_ANNOUNCE_CAPABILITIES, capbuf, sizeof(capbuf));
+	assert_ok(harness_cmd(&h, "wait-agent clipboard"), "guest agent caps at the client");
+
+	/* Client -> guest: a window size is now the agent's business, as
+	 * VD_AGENT_MONITORS_CONFIG bytes on the port, not the display's. */
+	unsigned before = h.n_requests;
+	assert_ok(harness_cmd(&h, "resize 1280 720"), "resize via guest agent");
+	bool found = false;
+	for (int tries = 0; tries < 5 && !found; tries++) {
+		m = ga_wait(&h, &ga, VD_AGENT_MONITORS_CONFIG);
+		VDAgentMonitorsConfig mc;
+		VDAgentMonConfig mon;
+		g_assert_cmpuint(m->len, >=, sizeof(VDAgentMessage) + sizeof(mc) + sizeof(mon));
+		memcpy(&mc, m->data + sizeof(VDAgentMessage), sizeof(mc));
+		memcpy(&mon, m->data + sizeof(VDAgentMessage) + sizeof(mc), sizeof(mon));
+		g_assert_cmpuint(mc.num_of_monitors, >=, 1);
+		found = mon.width == 1280 && mon.height == 720;
+		g_byte_array_unref(m);
+	}
+	g_assert_true(found);
+	g_assert_cmpuint(h.n_requests, ==, before);
+
+	/* Client clipboard -> guest: a CLIPBOARD_GRAB for UTF-8 text. */
+	assert_ok(harness_cmd(&h, "clipboard-grab"), "client grab");
+	m = ga_wait(&h, &ga, VD_AGENT_CLIPBOARD_GRAB);
+	g_assert_cmpuint(m->len, ==, sizeof(VDAgentMessage) + 4 + 4);
+	g_assert_cmpuint(m->data[sizeof(VDAgentMessage)], ==, VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD);
+	uint32_t type;
+	memcpy(&type, m->data + sizeof(VDAgentMessage) + 4, 4);
+	g_assert_cmpuint(type, ==, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+	g_byte_array_unref(m);
+
+	/* Guest clipboard -> client: the guest grabs the PRIMARY selection. */
+	uint8_t grab[8] = { VD_AGENT_CLIPBOARD_SELECTION_PRIMARY, 0, 0, 0 };
+	uint32_t t = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+	memcpy(grab + 4, &t, 4);
+	ga_send(&ga, VD_AGENT_CLIPBOARD_GRAB, grab, sizeof(grab));
+	char *line = harness_cmd(&h, "expect-grab");
+	g_assert_nonnull(line);
+	g_autofree char *want = g_strdup_printf("ok selection=%u types=%u",
+						VD_AGENT_CLIPBOARD_SELECTION_PRIMARY,
+						VD_AGENT_CLIPBOARD_UTF8_TEXT);
+	g_assert_cmpstr(line, ==, want);
+	g_free(line);
+
+	/* The guest agent goes away: the stub is back and resizing goes to
+	 * the display device again. */
+	vg_ctl(&ga.g, 1, C_PORT_OPEN, 0);
+	harness_pump(&h, 200);
+	assert_ok(harness_cmd(&h, "wait-agent"), "stub agent again");
+	assert_ok(harness_cmd(&h, "resize 800 600"), "resize via stub again");
+	for (int i = 0; i < 300 && h.n_requests == before; i++)
+		harness_pump(&h, 10);
+	g_assert_cmpuint(h.req_w, ==, 800);
+	g_assert_cmpuint(h.req_h, ==, 600);
+	g_assert_false(ga.g.dev->broken);
+
+	harness_destroy(&h);
+	g_byte_array_unref(ga.in);
+	g_byte_array_unref(ga.msg);
+	g_ptr_array_unref(ga.msgs);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -384,6 +588,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/spice/tcp-ticket", test_tcp_ticket);
 	g_test_add_func("/spice/disconnect-mid-frame", test_disconnect_mid_frame);
 	g_test_add_func("/spice/listening-fd", test_listening_fd);
+	g_test_add_func("/spice/guest-agent", test_guest_agent);
 	int ret = g_test_run();
 	g_rmdir(tmpdir);
 	return ret;

@@ -16,6 +16,7 @@
 #include "virtio/virtio.h"
 #include "vm.h"
 #include "testvm.h"
+#include "vcon_guest.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -314,6 +315,382 @@ static void test_device(void)
 	unlink(path);
 }
 
+/* ---- MULTIPORT: a named port driven as Linux's virtio_console does ------ */
+
+#define MP_NAME VIRTIO_CONSOLE_SPICE_PORT
+
+struct mp {
+	struct vm vm;
+	struct virtio_device *dev;
+	struct vcon_guest g;
+	struct virtio_console_port *port;
+	char outpath[128];
+	/* the backend's view */
+	GString *got;
+	int readable, writable, opens, closes;
+	bool open;
+	bool reads_in_callback;
+};
+
+static void be_readable(void *o)
+{
+	struct mp *m = o;
+	char buf[100];
+	size_t n;
+
+	m->readable++;
+	if (!m->reads_in_callback)
+		return;
+	/* Small reads: chains are split across calls. */
+	while ((n = virtio_console_port_read(m->port, buf, sizeof(buf))) > 0)
+		g_string_append_len(m->got, buf, (gssize)n);
+}
+
+static void be_writable(void *o) { ((struct mp *)o)->writable++; }
+
+static void be_open(void *o, bool open)
+{
+	struct mp *m = o;
+
+	if (open && !m->open)
+		m->opens++;
+	if (!open && m->open)
+		m->closes++;
+	m->open = open;
+}
+
+static const struct virtio_console_port_ops be_ops = {
+	.readable = be_readable, .writable = be_writable, .guest_open = be_open,
+};
+
+static void mp_init(struct mp *m, bool with_console)
+{
+	const char *names[] = { MP_NAME };
+	struct chardev_config cc = { .kind = CHARDEV_NONE };
+
+	memset(m, 0, sizeof(*m));
+	testvm_init(&m->vm, 16 << 20);
+	if (with_console) {
+		snprintf(m->outpath, sizeof(m->outpath), "%s/atoll-con-mp-%d.out",
+			 g_get_tmp_dir(), (int)getpid());
+		cc = (struct chardev_config){ .kind = CHARDEV_FILE, .path = m->outpath };
+	}
+	g_assert_cmpint(virtio_console_create_ports(&m->vm, &cc, names, 1), ==, 0);
+	m->dev = m->vm.virtio_devs[0];
+	m->g = (struct vcon_guest){ .vm = &m->vm, .dev = m->dev };
+	g_assert_cmphex(m->dev->pci.cfg[2] | m->dev->pci.cfg[3] << 8, ==, 0x1043);
+	g_assert_cmpuint(m->dev->n_queues, ==, VG_NQ);
+	m->port = virtio_console_find_port(&m->vm, MP_NAME);
+	g_assert_nonnull(m->port);
+	g_assert_null(virtio_console_find_port(&m->vm, "org.qemu.guest_agent.0"));
+	m->got = g_string_new(NULL);
+	m->reads_in_callback = true;
+}
+
+static void mp_destroy(struct mp *m)
+{
+	virtio_console_port_detach(m->port);
+	testvm_destroy(&m->vm);
+	g_string_free(m->got, TRUE);
+	if (m->outpath[0])
+		unlink(m->outpath);
+}
+
+static void test_mp_handshake(void)
+{
+	struct mp m;
+	struct vg_ctl c;
+	uint32_t n;
+
+	mp_init(&m, true);
+	/* max_nr_ports in config space: port 0 and the named one. */
+	g_assert_cmpuint(testvm_dev_read(&m.vm, m.dev, 0x2000 + 4, 4), ==, 2);
+	vg_driver_up(&m.g, true);
+	vg_handshake(&m.g, true);
+	/* No backend yet: the host side is closed, nothing more is said. */
+	g_assert_false(vg_ctl_recv(&m.g, &c));
+
+	/* A second DEVICE_READY does not announce the ports again. */
+	vg_ctl(&m.g, 0, C_DEVICE_READY, 1);
+	g_assert_false(vg_ctl_recv(&m.g, &c));
+
+	/* The backend attaches: the guest learns the host side is open. */
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, -1);
+	vg_run(&m.vm);
+	vg_expect(&m.g, 1, C_PORT_OPEN, 1);
+	g_assert_false(m.open);
+
+	/* The guest opens the port (spice-vdagent starts), closes it. */
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	g_assert_true(m.open);
+	g_assert_true(virtio_console_port_guest_open(m.port));
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 0);
+	g_assert_false(m.open);
+	g_assert_cmpint(m.opens, ==, 1);
+	g_assert_cmpint(m.closes, ==, 1);
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	g_assert_cmpint(m.opens, ==, 2);
+
+	/* The backend goes away: the guest is told. */
+	virtio_console_port_detach(m.port);
+	vg_run(&m.vm);
+	vg_expect(&m.g, 1, C_PORT_OPEN, 0);
+
+	/* Port 0 still carries hvc0 output to its chardev. */
+	vg_send(&m.g, 1, "hvc0 says hi", 12);
+	g_assert_true(vg_used(&m.g, 1, NULL, &n));
+	g_autofree char *out = NULL;
+	g_assert_true(g_file_get_contents(m.outpath, &out, NULL, NULL));
+	g_assert_cmpstr(out, ==, "hvc0 says hi");
+	g_assert_false(m.dev->broken);
+	mp_destroy(&m);
+}
+
+static void test_mp_data(void)
+{
+	static uint8_t big[20000];
+	struct mp m;
+	uint8_t buf[0x1000];
+	uint32_t n;
+
+	mp_init(&m, false);
+	/* No console chardev: port 0 is not announced. */
+	vg_driver_up(&m.g, true);
+	vg_handshake(&m.g, false);
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+	vg_run(&m.vm);
+	vg_expect(&m.g, 1, C_PORT_OPEN, 1);
+
+	/* Closed port: host bytes are discarded, as the guest driver would. */
+	g_assert_cmpuint(virtio_console_port_write(m.port, "early", 5), ==, 5);
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	g_assert_true(m.open);
+
+	/* host -> guest on the port's receiveq (4). */
+	for (int i = 0; i < 4; i++)
+		vg_post_in(&m.g, 4, 0x1000);
+	vg_kick(&m.g, 4);
+	g_assert_cmpuint(virtio_console_port_write(m.port, "hello agent", 11), ==, 11);
+	g_assert_true(vg_used(&m.g, 4, buf, &n));
+	g_assert_cmpmem(buf, n, "hello agent", 11);
+
+	/* guest -> host on its transmitq (5): a three-buffer chain and a
+	 * second chain, read by the backend in 100-byte pieces. */
+	uint8_t msg[300];
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7);
+	g_assert_cmpint(guest_write(&m.vm.mem, 0x300000, msg, 150), ==, 0);
+	g_assert_cmpint(guest_write(&m.vm.mem, 0x301000, msg + 150, 0), ==, 0);
+	g_assert_cmpint(guest_write(&m.vm.mem, 0x302000, msg + 150, 150), ==, 0);
+	uint64_t a[3] = { 0x300000, 0x301000, 0x302000 };
+	uint32_t l[3] = { 150, 0, 150 };
+	bool w[3] = { false, false, false };
+	vg_post_chain(&m.g, 5, a, l, w, 3);
+	vg_send(&m.g, 5, "tail", 4);
+	g_assert_cmpint(m.readable, >=, 1);
+	g_assert_cmpuint(m.got->len, ==, 304);
+	g_assert_cmpmem(m.got->str, 300, msg, 300);
+	g_assert_cmpmem(m.got->str + 300, 4, "tail", 4);
+	g_assert_true(vg_used(&m.g, 5, NULL, &n));
+	g_assert_true(vg_used(&m.g, 5, NULL, &n));
+	g_assert_false(vg_used(&m.g, 5, NULL, &n));
+
+	/* A backend that does not read holds the chain in the ring. */
+	m.reads_in_callback = false;
+	vg_send(&m.g, 5, "held", 4);
+	g_assert_false(vg_used(&m.g, 5, NULL, &n));
+	char small[3];
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 3), ==, 3);
+	g_assert_false(vg_used(&m.g, 5, NULL, &n));        /* part read: still held */
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 3), ==, 1);
+	g_assert_true(vg_used(&m.g, 5, NULL, &n));
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 3), ==, 0);
+
+	/* Flow control: more than the buffer holds while the guest has no
+	 * receive buffers -> a short write, then writable once it reads. */
+	while (vg_used(&m.g, 4, NULL, &n))
+		;
+	for (unsigned i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13 + i / 256);
+	size_t took = 0, seen = 0;
+	static uint8_t back[20000];
+	took = virtio_console_port_write(m.port, big, sizeof(big));
+	g_assert_cmpuint(took, <, sizeof(big));
+	g_assert_cmpuint(took, >, 0);
+	int w0 = m.writable;
+	for (int round = 0; round < 100 && seen < sizeof(big); round++) {
+		for (int i = 0; i < 4; i++)
+			vg_post_in(&m.g, 4, 0x1000);
+		vg_kick(&m.g, 4);
+		while (vg_used(&m.g, 4, buf, &n)) {
+			g_assert_cmpuint(seen + n, <=, sizeof(back));
+			memcpy(back + seen, buf, n);
+			seen += n;
+		}
+		if (took < sizeof(big))
+			took += virtio_console_port_write(m.port, big + took, sizeof(big) - took);
+	}
+	g_assert_cmpint(m.writable, >, w0);
+	g_assert_cmpuint(seen, ==, sizeof(big));
+	g_assert_cmpmem(back, seen, big, sizeof(big));
+
+	/* A driver reset closes the port for the backend. */
+	g_assert_true(m.open);
+	testvm_dev_write(&m.vm, m.dev, 0x14, 1, 0);
+	vg_run(&m.vm);
+	g_assert_false(m.open);
+	g_assert_false(m.dev->broken);
+	mp_destroy(&m);
+}
+
+/* Without MULTIPORT (an old driver) only port 0 exists. */
+static void test_mp_not_negotiated(void)
+{
+	struct mp m;
+	uint32_t n;
+
+	mp_init(&m, true);
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+	vg_driver_up(&m.g, false);
+	vg_send(&m.g, 1, "plain", 5);
+	g_assert_true(vg_used(&m.g, 1, NULL, &n));
+	g_autofree char *out = NULL;
+	g_assert_true(g_file_get_contents(m.outpath, &out, NULL, NULL));
+	g_assert_cmpstr(out, ==, "plain");
+	g_assert_cmpuint(virtio_console_port_write(m.port, "x", 1), ==, 1);
+	g_assert_false(m.open);
+	g_assert_false(m.dev->broken);
+	mp_destroy(&m);
+}
+
+/* Hostile control and data traffic: each breaks the device (one log line,
+ * NEEDS_RESET), nothing else; a reset brings it back. */
+struct bad_case {
+	const char *what;
+	uint32_t id;
+	uint16_t event, value;
+	uint32_t len;             /* bytes of the control message sent */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "short message", 1, C_PORT_READY, 1, 4 },
+	{ "unknown event", 1, 99, 1, 8 },
+	{ "port id never announced", 2, C_PORT_READY, 1, 8 },
+	{ "huge port id", 0xffffffffu, C_PORT_OPEN, 1, 8 },
+	{ "value 2", 1, C_PORT_OPEN, 2, 8 },
+	{ "device-side event from the driver", 1, C_DEVICE_ADD, 1, 8 },
+	{ "port 0 without a console", 0, C_PORT_READY, 1, 8 },
+};
+
+static void test_mp_hostile(void)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		struct { uint32_t id; uint16_t event, value; } __attribute__((packed)) c =
+			{ b->id, b->event, b->value };
+		struct mp m;
+		struct vg_ctl k;
+
+		g_test_message("case: %s", b->what);
+		mp_init(&m, false);
+		g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+		vg_driver_up(&m.g, true);
+		vg_handshake(&m.g, false);
+		vg_expect(&m.g, 1, C_PORT_OPEN, 1);
+		vg_send(&m.g, 3, &c, b->len);
+		g_assert_true(m.dev->broken);
+		g_assert_cmphex(testvm_dev_read(&m.vm, m.dev, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET,
+				==, VIRTIO_STATUS_NEEDS_RESET);
+		/* Broken: the port moves nothing. */
+		vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+		g_assert_false(m.open);
+		char x;
+		g_assert_cmpuint(virtio_console_port_read(m.port, &x, 1), ==, 0);
+		/* A reset and a fresh driver: working again. */
+		vg_driver_up(&m.g, true);
+		vg_handshake(&m.g, false);
+		vg_expect(&m.g, 1, C_PORT_OPEN, 1);
+		vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+		g_assert_true(m.open);
+		g_assert_false(vg_ctl_recv(&m.g, &k));
+		mp_destroy(&m);
+	}
+}
+
+static void test_mp_hostile_chains(void)
+{
+	struct mp m;
+	uint64_t a[2] = { 0x300000, 0x301000 };
+	uint32_t l[2] = { 8, 8 };
+	bool w[2] = { false, true };
+
+	/* A control message in a chain with a device-writable buffer. */
+	mp_init(&m, false);
+	vg_driver_up(&m.g, true);
+	vg_post_chain(&m.g, 3, a, l, w, 2);
+	vg_kick(&m.g, 3);
+	g_assert_true(m.dev->broken);
+	mp_destroy(&m);
+
+	/* A control receive buffer too small for PORT_NAME. */
+	mp_init(&m, false);
+	vg_driver_up(&m.g, true);
+	vg_post_in(&m.g, 2, 8);
+	vg_post_in(&m.g, 2, 8);
+	vg_kick(&m.g, 2);
+	vg_ctl(&m.g, 0, C_DEVICE_READY, 1);
+	vg_ctl(&m.g, 1, C_PORT_READY, 1);
+	g_assert_true(m.dev->broken);
+	mp_destroy(&m);
+
+	/* A named port's transmit chain with a device-writable buffer. */
+	mp_init(&m, false);
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+	vg_driver_up(&m.g, true);
+	vg_handshake(&m.g, false);
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	vg_post_chain(&m.g, 5, a, l, w, 2);
+	vg_kick(&m.g, 5);
+	g_assert_true(m.dev->broken);
+	g_assert_cmpuint(m.got->len, ==, 0);
+	mp_destroy(&m);
+
+	/* A named port's receive chain with a device-readable buffer. */
+	mp_init(&m, false);
+	g_assert_cmpint(virtio_console_port_attach(m.port, &be_ops, &m), ==, 0);
+	vg_driver_up(&m.g, true);
+	vg_handshake(&m.g, false);
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	w[1] = false;
+	vg_post_chain(&m.g, 4, a, l, w, 1);
+	vg_kick(&m.g, 4);
+	g_assert_cmpuint(virtio_console_port_write(m.port, "x", 1), ==, 1);
+	g_assert_true(m.dev->broken);
+	mp_destroy(&m);
+}
+
+static void test_mp_bad_names(void)
+{
+	struct vm vm;
+	struct chardev_config none = { .kind = CHARDEV_NONE };
+	const char *dup[] = { "a", "a" };
+	const char *three[] = { "a", "b", "c" };
+	const char *empty[] = { "" };
+	char longname[80];
+	const char *lng[] = { longname };
+
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	testvm_init(&vm, 1 << 20);
+	g_assert_cmpint(virtio_console_create_ports(&vm, &none, dup, 2), ==, -1);
+	g_assert_cmpint(virtio_console_create_ports(&vm, &none, three, 3), ==, -1);
+	g_assert_cmpint(virtio_console_create_ports(&vm, &none, empty, 1), ==, -1);
+	g_assert_cmpint(virtio_console_create_ports(&vm, &none, lng, 1), ==, -1);
+	g_assert_cmpuint(vm.n_virtio, ==, 0);
+	testvm_destroy(&vm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -323,5 +700,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/virtio_console/inbuf/ignores_readable", test_to_elem_ignores_readable);
 	g_test_add_func("/virtio_console/tx/chain", test_tx_chain);
 	g_test_add_func("/virtio_console/device", test_device);
+	g_test_add_func("/virtio_console/multiport/handshake", test_mp_handshake);
+	g_test_add_func("/virtio_console/multiport/data", test_mp_data);
+	g_test_add_func("/virtio_console/multiport/not_negotiated", test_mp_not_negotiated);
+	g_test_add_func("/virtio_console/multiport/hostile_messages", test_mp_hostile);
+	g_test_add_func("/virtio_console/multiport/hostile_chains", test_mp_hostile_chains);
+	g_test_add_func("/virtio_console/multiport/bad_names", test_mp_bad_names);
 	return g_test_run();
 }

@@ -1,0 +1,147 @@
+"""PCI passthrough with VFIO (docs/vfio.md): the outer QEMU is a q35 with an
+emulated Intel IOMMU and three devices to pass through (edu, bochs-display,
+e1000 on QEMU's user network); dom0 binds them to vfio-pci and atoll-vmm
+gives them to one domU, whose own drivers use them.  The host side checks
+the bochs-display's picture with a QMP screendump of the outer machine."""
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+MACHINE = 'q35'
+TIMEOUT = 600
+DOM0_APPEND = 'intel_iommu=on'
+DOM0_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci']
+DOMU_MODULES = ['e1000', 'uio_pci_generic', 'bochs']
+
+# Where the devices sit in the outer machine (dom0's view), fixed here so
+# the dom0 script knows them.
+DEVICES = ['-device', 'intel-iommu,caching-mode=on',
+           '-device', 'edu,addr=03.0',
+           '-device', 'bochs-display,addr=04.0,id=gpu',
+           '-device', 'e1000,addr=06.0,netdev=n0',
+           '-netdev', 'user,id=n0']
+
+# The domU side: list the PCI devices it sees, then bring up the e1000,
+# drive edu, and draw on the bochs-display, each reporting ATOLL-* lines.
+DOMU_STEP = r'''
+for d in /sys/bus/pci/devices/*; do
+	drv=$(readlink "$d/driver" 2>/dev/null)
+	echo "ATOLL-PCI $(cat "$d/vendor"):$(cat "$d/device") class=$(cat "$d/class") driver=${drv##*/}"
+done
+dev_by_id() { # VENDOR DEVICE -> BDF
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] && echo "${d##*/}"
+	done | head -n 1
+}
+
+# e1000: link, DHCP from QEMU's user network, ping its gateway
+nic=
+for n in /sys/class/net/*; do
+	drv=$(readlink "$n/device/driver" 2>/dev/null)
+	[ "${drv##*/}" = e1000 ] && nic=${n##*/}
+done
+echo "ATOLL-E1000 iface=${nic:-none}"
+if [ -n "$nic" ]; then
+	ip link set lo up
+	ip link set "$nic" up
+	i=0
+	while [ "$(cat /sys/class/net/$nic/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+		sleep 0.2; i=$((i + 1))
+	done
+	echo "ATOLL-E1000 carrier=$(cat /sys/class/net/$nic/carrier 2>/dev/null)"
+	cat > /tmp/udhcpc.sh <<'SCRIPT'
+#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface"
+ip addr add "$ip/${mask:-24}" dev "$interface"
+[ -n "$router" ] && ip route add default via "$router" dev "$interface"
+echo "ATOLL-E1000 lease ip=$ip router=$router"
+SCRIPT
+	chmod +x /tmp/udhcpc.sh
+	udhcpc -i "$nic" -s /tmp/udhcpc.sh -n -q -t 10 -T 3 -A 1 2>/dev/null
+	echo "ATOLL-E1000 dhcp-rc=$? addr=$(ip -4 -o addr show dev "$nic" | awk '{ print $4 }')"
+	ping -c 3 -w 30 10.0.2.2 > /tmp/ping.out 2>&1
+	echo "ATOLL-E1000 ping-rc=$? $(grep -o '[0-9]* packets received' /tmp/ping.out | tr ' ' _)"
+	echo "ATOLL-E1000 irqs=$(awk -v n="$nic" '$NF == n { s = 0; for (i = 2; i < NF - 2; i++) s += $i; print s }' /proc/interrupts)"
+fi
+
+edu=$(dev_by_id 0x1234 0x11e8)
+echo "ATOLL-EDU bdf=${edu:-none}"
+[ -n "$edu" ] && /hwsim/vfio-guest edu "$edu"
+
+gpu=$(dev_by_id 0x1234 0x1111)
+drv=$(readlink "/sys/bus/pci/devices/$gpu/driver" 2>/dev/null)
+echo "ATOLL-FB bdf=${gpu:-none} driver=${drv##*/}"
+if /hwsim/vfio-guest fb; then
+	# dom0 asks the host for a screendump meanwhile; keep the picture
+	sleep 40
+fi
+'''
+
+
+def qemu_args(ctx):
+    return DEVICES
+
+
+def domu_files(c, ctx):
+    exe = os.path.join(ctx.tmp, 'vfio-guest')
+    subprocess.run(['gcc', '-static', '-O2', '-Wall', '-o', exe,
+                    os.path.join(HERE, 'vfio.c')], check=True)
+    c.file('hwsim/vfio-guest', exe, 0o755)
+    c.data('hwsim/steps/vfio.sh', DOMU_STEP)
+
+
+def read_ppm(path):
+    """(width, height, bytes) of a binary PPM (P6, maxval 255)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b'#':
+            pos = data.index(b'\n', pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b'P6' or fields[3] != b'255':
+        raise RuntimeError(f'{path} is not a P6 PPM with maxval 255')
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos + 1:]
+
+
+def check_pattern(path):
+    """What vfio-guest fb draws: left half red, right half green, bottom
+    quarter blue.  Returns (ok, description)."""
+    w, h, px = read_ppm(path)
+
+    def at(x, y):
+        i = (y * w + x) * 3
+        return tuple(px[i:i + 3])
+    want = {'red': ((w // 4, h // 3), (255, 0, 0)),
+            'green': ((3 * w // 4, h // 3), (0, 255, 0)),
+            'blue': ((w // 2, 7 * h // 8), (0, 0, 255)),
+            'red2': ((w // 8, h // 2), (255, 0, 0)),
+            'green2': ((7 * w // 8, 2 * h // 3), (0, 255, 0))}
+    seen = {k: at(*xy) for k, (xy, _) in want.items()}
+    ok = all(seen[k] == rgb for k, (_, rgb) in want.items())
+    desc = f'{w}x{h} ' + ' '.join(f'{k}={"%02x%02x%02x" % seen[k]}' for k in want)
+    return ok, desc
+
+
+def on_line(line, ctx):
+    if line.strip() != 'HWSIM: HOST screendump':
+        return
+    path = os.path.join(ctx.logdir, 'vfio-screen.ppm')
+    ctx.qmp('screendump', filename=path, device='gpu')
+    ok, desc = check_pattern(path)
+    ctx.log(f'screendump of the passed-through bochs-display: {path}: {desc}')
+    if ok:
+        ctx.reply('OK ' + desc)
+    else:
+        ctx.fail('the outer display does not show the domU\'s test pattern: ' + desc)
+        ctx.reply('BAD ' + desc)

@@ -1,0 +1,109 @@
+# vfio: PCI passthrough through VFIO (docs/vfio.md).  The outer q35 has an
+# emulated Intel IOMMU and edu (03.0), bochs-display (04.0) and e1000 (06.0,
+# on QEMU's user network); see vfio.py.  dom0 binds them to vfio-pci,
+# atoll-vmm gives all three to one domU, and the domU's own drivers use
+# them: e1000 gets a DHCP lease and pings the gateway, a test program runs
+# edu's DMA both ways with interrupts, bochs-drm shows a pattern that the
+# host sees in a screendump of the outer machine.
+. /hwsim/lib.sh
+
+EDU=0000:00:03.0 GPU=0000:00:04.0 NIC=0000:00:06.0
+
+[ -n "$(ls /sys/class/iommu 2>/dev/null)" ] ||
+	fail "vfio: no IOMMU in dom0 (/sys/class/iommu is empty): is intel_iommu=on set?"
+for d in $EDU $GPU $NIC; do
+	g=$(readlink /sys/bus/pci/devices/$d/iommu_group 2>/dev/null)
+	note "vfio: $d $(cat /sys/bus/pci/devices/$d/vendor):$(cat /sys/bus/pci/devices/$d/device) IOMMU group ${g##*/}"
+done
+
+# Before binding: atoll-vmm must say what is wrong and how to fix it.
+vmm_run unbound 60 --name unbound --memory 64 --kernel "$DOMU_KERNEL" \
+	--initrd "$DOMU_INITRD" --pci host=$NIC
+if [ "$VMM_RC" = 1 ] && grep -q "not bound to vfio-pci" "$W/unbound.err" &&
+	grep -q "drivers_probe" "$W/unbound.err"; then
+	ok "vfio: an unbound device is refused with the command that binds it"
+else
+	fail "vfio: atoll-vmm with an unbound device: exit $VMM_RC, stderr: $(head -c 300 "$W/unbound.err")"
+fi
+vmm_run badaddr 60 --name badaddr --memory 64 --kernel "$DOMU_KERNEL" \
+	--initrd "$DOMU_INITRD" --pci host=0000:00:1e.0
+if [ "$VMM_RC" = 1 ] && grep -q "no such PCI device" "$W/badaddr.err"; then
+	ok "vfio: a missing device is refused by name"
+else
+	fail "vfio: atoll-vmm with a missing device: exit $VMM_RC, stderr: $(head -c 300 "$W/badaddr.err")"
+fi
+
+for d in $EDU $GPU $NIC; do
+	if [ -e /sys/bus/pci/devices/$d/driver ]; then
+		echo $d > /sys/bus/pci/devices/$d/driver/unbind
+	fi
+	echo vfio-pci > /sys/bus/pci/devices/$d/driver_override
+	echo $d > /sys/bus/pci/drivers_probe
+	drv=$(readlink /sys/bus/pci/devices/$d/driver)
+	[ "${drv##*/}" = vfio-pci ] || fail "vfio: $d did not bind to vfio-pci (driver '${drv##*/}')"
+done
+ls /dev/vfio | tr '\n' ' ' | sed 's/^/HWSIM: \/dev\/vfio: /'; echo
+
+vmm_start pt --name pt --memory 256 --vcpus 1 \
+	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
+	--cmdline "$(domu_cmdline vfio vt.global_cursor_default=0)" --serial stdio \
+	--pci host=$NIC --pci host=$EDU --pci host=$GPU
+if wait_serial pt '^ATOLL-FB drawn' 400; then
+	sleep 3   # the fbdev emulation flushes its shadow buffer to VRAM lazily
+	if host_request screendump; then
+		ok "vfio: the outer machine's display shows the domU's pattern ($HOST_ANSWER)"
+	else
+		fail "vfio: the screendump does not show the domU's pattern: $HOST_ANSWER"
+	fi
+else
+	fail "vfio: the domU never drew on the bochs-display ($(grep ATOLL-FB "$W/pt.serial" | tr -d '\r' | tr '\n' ' '))"
+fi
+vmm_wait pt 200
+expect_marker pt 1 || finish
+expect_rc pt 0
+
+val() { tr -d '\r' < "$W/pt.serial" | grep "^$1" | grep -oE "$2=[^ ]*" | tail -n 1 | cut -d= -f2-; }
+n=$(serial_count pt '^ATOLL-PCI ')
+note "vfio: the domU sees $n PCI functions"
+for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111; do
+	serial_count pt "^ATOLL-PCI $id " | grep -qx 1 && ok "vfio: domU sees $id" ||
+		fail "vfio: the domU does not list device $id"
+done
+
+# (1) e1000
+v=$(val ATOLL-E1000 carrier)
+[ "$v" = 1 ] && ok "vfio: e1000 link is up in the domU" || fail "vfio: e1000 carrier '$v'"
+v=$(val ATOLL-E1000 dhcp-rc)
+[ "$v" = 0 ] && ok "vfio: e1000 got a DHCP lease ($(val ATOLL-E1000 addr))" ||
+	fail "vfio: e1000 DHCP failed (udhcpc exit '$v')"
+v=$(val ATOLL-E1000 ping-rc)
+[ "$v" = 0 ] && ok "vfio: the domU pinged 10.0.2.2 through the e1000" ||
+	fail "vfio: ping 10.0.2.2 through the e1000 exited '$v'"
+v=$(val ATOLL-E1000 irqs)
+[ -n "$v" ] && [ "$v" -gt 0 ] && ok "vfio: e1000 took $v INTx interrupts" ||
+	fail "vfio: e1000 interrupt count '$v'"
+
+# (2) edu
+v=$(val ATOLL-EDU ident)
+case "$v" in 0x??0000ed) ok "vfio: edu identifies itself ($v)" ;;
+*) fail "vfio: edu ident '$v'" ;; esac
+[ "$(val ATOLL-EDU live)" = ok ] && ok "vfio: edu liveness register inverts" ||
+	fail "vfio: edu liveness check"
+[ "$(val ATOLL-EDU factorial5)" = 120 ] && ok "vfio: edu computed 5! = 120" ||
+	fail "vfio: edu factorial '$(val ATOLL-EDU factorial5)'"
+[ "$(val ATOLL-EDU to-dev-irq)" = 1 ] && [ "$(val ATOLL-EDU from-dev-irq)" = 1 ] &&
+	ok "vfio: edu DMA interrupts arrived both ways (uio_pci_generic, INTx)" ||
+	fail "vfio: edu DMA interrupts: to-dev '$(val ATOLL-EDU to-dev-irq)' from-dev '$(val ATOLL-EDU from-dev-irq)' (uio '$(val ATOLL-EDU uio)')"
+[ "$(val ATOLL-EDU roundtrip)" = ok ] && ok "vfio: edu DMA round trip intact" ||
+	fail "vfio: edu DMA round trip '$(val ATOLL-EDU roundtrip)' ($(val ATOLL-EDU mismatches) mismatches, buffer $(val ATOLL-EDU buf-phys))"
+
+# (3) bochs-display
+v=$(val ATOLL-FB driver)
+[ "$v" = bochs-drm ] && ok "vfio: bochs-drm drives the passed-through display" ||
+	fail "vfio: bochs-display driver in the domU is '$v'"
+
+for d in $EDU $GPU $NIC; do
+	drv=$(readlink /sys/bus/pci/devices/$d/driver)
+	[ "${drv##*/}" = vfio-pci ] || fail "vfio: $d lost its vfio-pci binding after the domU"
+done
+finish
