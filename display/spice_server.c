@@ -864,9 +864,10 @@ static int setup_server(struct atoll_spice *s, const struct spice_config *cfg,
 		spice_server_set_noauth(s->server);
 	}
 	/* The pointer is the absolute tablet, not the agent; the guest's
-	 * agent gets the clipboard but no files (docs/spice.md). */
+	 * agent gets the clipboard (unless agent=off) but no files
+	 * (docs/spice.md). */
 	spice_server_set_agent_mouse(s->server, 0);
-	spice_server_set_agent_copypaste(s->server, 1);
+	spice_server_set_agent_copypaste(s->server, !cfg->no_agent);
 	spice_server_set_agent_file_xfer(s->server, 0);
 	if (s->vm->cfg && s->vm->cfg->name)
 		spice_server_set_name(s->server, s->vm->cfg->name);

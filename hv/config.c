@@ -1205,7 +1205,8 @@ void vm_config_usage(FILE *out, const char *prog)
 "                         when there is a display device)\n"
 "  --spice unix:PATH|tcp:HOST:PORT,password=SECRET|fd:N|none\n"
 "                         SPICE console on the display (default none;\n"
-"                         docs/spice.md); tcp::PORT listens on 127.0.0.1\n"
+"                         docs/spice.md); tcp::PORT listens on 127.0.0.1;\n"
+"                         ,agent=off drops the guest agent's port (clipboard)\n"
 "  --xhci                 add an xHCI USB controller (docs/usb.md)\n"
 "  --usb host=VID:PID|BUS-PORT\n"
 "                         pass a host USB device through (e.g. host=46f4:0001\n"
@@ -1409,8 +1410,16 @@ static int parse_spice_spec(const char *spec, const char *f, struct spice_config
 	}
 	for (guint i = 1; i < kvs->len; i++) {
 		const struct kv *kv = &g_array_index(kvs, struct kv, i);
+		if (!strcmp(kv->key, "agent")) {
+			bool on = true;
+			if (parse_onoff(kv, f, &on, err, errlen) < 0)
+				goto out;
+			c.no_agent = !on;
+			continue;
+		}
 		if (strcmp(kv->key, "password")) {
-			fail(err, errlen, "%s: unknown option \"%s\" — only password=SECRET", f, kv->key);
+			fail(err, errlen, "%s: unknown option \"%s\" — known: password=SECRET, "
+			     "agent=on|off", f, kv->key);
 			goto out;
 		}
 		if (kv_need_value(kv, f, err, errlen) < 0)
@@ -1472,6 +1481,11 @@ static int m_spice(void *t, JsonNode *n, const char *f, char *err, size_t errlen
 				      !strcmp(name, "host") ? &c.host : &c.password;
 			g_free(*slot);
 			*slot = g_strdup(str);
+		} else if (!strcmp(name, "agent")) {
+			bool on = true;
+			if (j_bool(v, mf, &on, err, errlen) < 0)
+				goto out;
+			c.no_agent = !on;
 		} else if (!strcmp(name, "port") || !strcmp(name, "fd")) {
 			if (j_uint(v, mf, &num, err, errlen) < 0)
 				goto out;
@@ -1485,7 +1499,7 @@ static int m_spice(void *t, JsonNode *n, const char *f, char *err, size_t errlen
 				c.fd = (int)num;
 		} else {
 			fail(err, errlen, "%s: unknown member — known: type, path, host, port, "
-			     "password, fd", mf);
+			     "password, fd, agent", mf);
 			goto out;
 		}
 	}

@@ -75,6 +75,7 @@ struct spice_config {
 	unsigned port;    /* SPICE_TCP */
 	int fd;           /* SPICE_FD; -1 otherwise */
 	char *password;   /* SPICE_TCP: the ticket clients must present */
+	bool no_agent;    /* agent=off: no guest agent port, no clipboard */
 };
 
 /* What runs first (docs/uefi.md). */

@@ -4,14 +4,19 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static void layout(struct guest_memory *gm, uint64_t size)
+static void layout(struct guest_memory *gm, uint64_t size, uint64_t low_max)
 {
 	gm->size = size;
-	gm->low_size = size < GUEST_LOW_RAM_MAX ? size : GUEST_LOW_RAM_MAX;
+	gm->low_size = size < low_max ? size : low_max;
 	gm->high_size = size - gm->low_size;
 }
 
 int guest_memory_init(struct guest_memory *gm, uint64_t size)
+{
+	return guest_memory_init_split(gm, size, GUEST_LOW_RAM_MAX);
+}
+
+int guest_memory_init_split(struct guest_memory *gm, uint64_t size, uint64_t low_max)
 {
 	memset(gm, 0, sizeof(*gm));
 	/* MAP_NORESERVE: guest RAM is touched on demand, so the VMM's RSS
@@ -23,7 +28,7 @@ int guest_memory_init(struct guest_memory *gm, uint64_t size)
 	madvise(p, size, MADV_MERGEABLE);
 	gm->host = p;
 	gm->owned = true;
-	layout(gm, size);
+	layout(gm, size, low_max < GUEST_LOW_RAM_MAX ? low_max : GUEST_LOW_RAM_MAX);
 	return 0;
 }
 
@@ -31,7 +36,7 @@ void guest_memory_wrap(struct guest_memory *gm, void *buf, uint64_t size)
 {
 	memset(gm, 0, sizeof(*gm));
 	gm->host = buf;
-	layout(gm, size);
+	layout(gm, size, GUEST_LOW_RAM_MAX);
 }
 
 void guest_memory_free(struct guest_memory *gm)

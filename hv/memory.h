@@ -31,6 +31,9 @@ struct guest_memory {
 
 /* Allocate `size` bytes of anonymous guest RAM and lay it out. */
 int guest_memory_init(struct guest_memory *gm, uint64_t size);
+/* The same with RAM below 4 GiB ending at low_max at the latest (UEFI:
+ * the firmware's ECAM sits right above it). */
+int guest_memory_init_split(struct guest_memory *gm, uint64_t size, uint64_t low_max);
 /* Lay out an existing buffer as guest RAM (tests, fuzzers). */
 void guest_memory_wrap(struct guest_memory *gm, void *buf, uint64_t size);
 void guest_memory_free(struct guest_memory *gm);

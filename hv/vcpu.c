@@ -147,6 +147,12 @@ struct vcpu *vcpu_create(struct vm *vm, unsigned id, char *err, size_t errlen)
 	int ret = vcpu->run == MAP_FAILED ? -errno : 0;
 	if (!ret)
 		ret = set_cpuid(vcpu);
+	/* SynIC needs switching on per vCPU; the CPUID already offers it. */
+	if (!ret && vm->cfg && vm->cfg->hyperv) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_HYPERV_SYNIC };
+		if (ioctl(vcpu->fd, KVM_ENABLE_CAP, &cap) < 0)
+			ret = -errno;
+	}
 	if (!ret)
 		ret = setup_lapic(vcpu);
 	if (!ret)

@@ -20,10 +20,12 @@
 #include "boot/acpi.h"
 #include "boot/kernel_image.h"
 #include "boot/linux.h"
+#include "boot/uefi.h"
 #include "devices/platform.h"
 #include "control.h"
 #include "devices/bochs_display.h"
 #include "devices/i8042.h"
+#include "hyperv.h"
 #include "irq.h"
 #include "log.h"
 #include "pci/pci.h"
@@ -80,6 +82,33 @@ static int kvm_open(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* --hyperv on: KVM's Hyper-V leaves into the CPUID every vCPU gets. */
+static int add_hyperv_cpuid(struct vm *vm, char *err, size_t errlen)
+{
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) <= 0 ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_SYNIC) <= 0)
+		return ERR("--hyperv on: this KVM cannot report or emulate the Hyper-V "
+			   "enlightenments (needs KVM_CAP_SYS_HYPERV_CPUID and SynIC; "
+			   "Linux 5.11 or later); run without --hyperv");
+	struct kvm_cpuid2 *hv = calloc(1, sizeof(*hv) + 64 * sizeof(hv->entries[0]));
+	if (!hv)
+		return ERR("out of memory");
+	hv->nent = 64;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_HV_CPUID, hv) < 0) {
+		free(hv);
+		return ERR("KVM_GET_SUPPORTED_HV_CPUID: %s", strerror(errno));
+	}
+	struct kvm_cpuid2 *merged = hyperv_cpuid_merge(vm->cpuid, hv);
+	free(hv);
+	if (!merged)
+		return ERR("out of memory");
+	free(vm->cpuid);
+	vm->cpuid = merged;
+	log_info("Hyper-V enlightenments offered: relaxed, vapic, spinlocks, vpindex, "
+		 "synic, stimer, time");
+	return 0;
+}
+
 static int get_cpuid(struct vm *vm, char *err, size_t errlen)
 {
 	for (uint32_t n = 128; n <= 4096; n *= 2) {
@@ -89,7 +118,7 @@ static int get_cpuid(struct vm *vm, char *err, size_t errlen)
 		c->nent = n;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			vm->cpuid = c;
-			return 0;
+			return vm->cfg->hyperv ? add_hyperv_cpuid(vm, err, errlen) : 0;
 		}
 		free(c);
 		if (errno != E2BIG)
@@ -111,7 +140,10 @@ static int set_memslot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size
 static int setup_memory(struct vm *vm, char *err, size_t errlen)
 {
 	uint64_t bytes = vm->cfg->memory_mib << 20;
-	int ret = guest_memory_init(&vm->mem, bytes);
+	/* UEFI: low RAM must end below the firmware's ECAM window. */
+	int ret = guest_memory_init_split(&vm->mem, bytes,
+					  vm->cfg->firmware == FIRMWARE_UEFI ?
+					  UEFI_LOW_RAM_MAX : GUEST_LOW_RAM_MAX);
 	if (ret)
 		return ERR("cannot reserve %llu MiB for guest memory: %s",
 			   (unsigned long long)vm->cfg->memory_mib, strerror(-ret));
@@ -178,7 +210,7 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 			return ERR("nics[%zu]: cannot attach (see above)", i);
 	/* A SPICE console brings the agent's port (docs/spice.md). */
 	static const char *const agent_port[] = { VIRTIO_CONSOLE_SPICE_PORT };
-	unsigned n_ports = cfg->spice.kind != SPICE_NONE ? 1 : 0;
+	unsigned n_ports = cfg->spice.kind != SPICE_NONE && !cfg->spice.no_agent ? 1 : 0;
 	if ((cfg->console.kind != CHARDEV_NONE || n_ports) &&
 	    virtio_console_create_ports(vm, &cfg->console, agent_port, n_ports))
 		return ERR("cannot create the virtio console (see above)");
@@ -239,7 +271,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	if (kvm_open(vm, err, errlen) || get_cpuid(vm, err, errlen) ||
 	    setup_memory(vm, err, errlen) || setup_irqchip(vm, err, errlen))
 		return -1;
-	if (create_devices(vm, err, errlen) || build_acpi(vm, err, errlen))
+	if (create_devices(vm, err, errlen))
+		return -1;
+	/* Firmware gets the ACPI tables through fw_cfg and places them
+	 * itself; a direct kernel boot finds them at BOOT_ACPI_ADDR. */
+	if (cfg->firmware == FIRMWARE_UEFI ? uefi_create(vm, err, errlen)
+					   : build_acpi(vm, err, errlen))
 		return -1;
 	if (cfg->control && !(vm->control = control_open(vm, cfg->control, err, errlen)))
 		return -1;
@@ -560,6 +597,8 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 {
 	struct linux_boot boot;
 
+	if (vm->uefi)
+		return vm_run_with(vm, uefi_setup_bsp, NULL, err, errlen);
 	if (load_kernel(vm, &boot, err, errlen))
 		return VM_EXIT_ERROR;
 	return vm_run_with(vm, setup_linux_bsp, &boot, err, errlen);
@@ -584,6 +623,7 @@ void vm_destroy(struct vm *vm)
 		vm->xhci = NULL;
 	}
 	i8042_destroy(vm);
+	uefi_destroy(vm);
 	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);

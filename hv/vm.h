@@ -20,6 +20,7 @@ struct pci_host;
 struct vcpu;
 struct control;
 struct virtio_device;
+struct uefi;
 
 /* Why the VM stopped running its vCPUs. */
 enum vm_exit_reason {
@@ -74,6 +75,7 @@ struct vm {
 
 	struct display display;        /* the console: display device and input */
 	uint64_t extra_slots;          /* vm_map_ram: bit n = KVM slot n in use */
+	struct uefi *uefi;             /* firmware=uefi: flash + fw_cfg, else NULL */
 };
 
 /* Create the VM and every device the config names.  err gets a message. */

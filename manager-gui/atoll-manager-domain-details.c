@@ -4,6 +4,7 @@
  * members replaced (PUT replaces the definition), so fields this page does
  * not show (disks, NICs, on_* actions) survive an edit. */
 #include "atoll-manager-domain-details.h"
+#include "atoll-manager-devices.h"
 #include "atoll-manager-graph.h"
 #include "atoll-manager-util.h"
 #include "atoll-manager-window.h"
@@ -31,6 +32,8 @@ struct _AtollManagerDomainDetails {
 	GtkBox *graphs_box;
 	GtkLabel *perf_label;
 	GtkToggleButton *freeze_button;
+	AtollManagerDevices *devices;
+	gboolean devices_loaded;   /* for the shown domain */
 	GtkStack *console_stack;
 	GtkScrolledWindow *console_scroller;
 	GtkWidget *cpu_graph, *mem_graph, *disk_graph, *net_graph, *console;
@@ -333,6 +336,7 @@ static void load_free(Load *l)
 }
 
 static void load(AtollManagerDomainDetails *self, gboolean settings);
+static void on_page_changed(GObject *stack, GParamSpec *pspec, gpointer data);
 
 static void put_done(GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -416,6 +420,7 @@ static void get_done(GObject *src, GAsyncResult *res, gpointer data)
 	if (l->settings)
 		fill_settings(self);
 	update_console(self);
+	on_page_changed(G_OBJECT(self->view_stack), NULL, self);
 	load_free(l);
 }
 
@@ -558,6 +563,21 @@ void atoll_manager_domain_details_set_client(AtollManagerDomainDetails *self,
 					     AtollClient *client)
 {
 	g_set_object(&self->client, client);
+	atoll_manager_devices_set_client(self->devices, client);
+}
+
+/* The host's device lists are read when the tab is first shown for a
+ * domain: listing PCI runs the passthrough preflight on every function. */
+static void on_page_changed(GObject *stack, GParamSpec *pspec, gpointer data)
+{
+	AtollManagerDomainDetails *self = data;
+	(void)pspec;
+	const char *page = adw_view_stack_get_visible_child_name(ADW_VIEW_STACK(stack));
+	if (g_strcmp0(page, "devices") != 0 || self->devices_loaded || !self->def)
+		return;
+	self->devices_loaded = TRUE;
+	atoll_manager_devices_set_definition(self->devices, self->def);
+	atoll_manager_devices_reload(self->devices);
 }
 
 void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const char *name)
@@ -572,6 +592,7 @@ void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const ch
 	self->stats_busy = FALSE;
 	self->stats_count = 0;
 	gtk_toggle_button_set_active(self->freeze_button, FALSE);
+	self->devices_loaded = FALSE;
 	g_clear_pointer(&self->console_uri, g_free);
 	update_console(self);
 	show_stats(self, NULL);
@@ -645,6 +666,7 @@ static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsCla
 	GtkWidgetClass *wc = GTK_WIDGET_CLASS(klass);
 	G_OBJECT_CLASS(klass)->dispose = atoll_manager_domain_details_dispose;
 	G_OBJECT_CLASS(klass)->finalize = atoll_manager_domain_details_finalize;
+	g_type_ensure(ATOLL_TYPE_MANAGER_DEVICES);
 	gtk_widget_class_set_template_from_resource(wc,
 		"/org/atoll/Manager/atoll-manager-domain-details.ui");
 #define BIND(x) gtk_widget_class_bind_template_child(wc, AtollManagerDomainDetails, x)
@@ -655,6 +677,7 @@ static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsCla
 	BIND(kernel_entry); BIND(initrd_entry); BIND(cmdline_entry); BIND(label_button);
 	BIND(autostart_switch); BIND(apply_button); BIND(revert_button); BIND(graphs_box);
 	BIND(perf_label); BIND(console_stack); BIND(console_scroller); BIND(freeze_button);
+	BIND(devices);
 #undef BIND
 	gtk_widget_class_install_action(wc, "details.apply", NULL, apply_activated);
 	gtk_widget_class_install_action(wc, "details.revert", NULL, revert_activated);
@@ -692,4 +715,6 @@ static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
 	gtk_color_chooser_set_use_alpha(GTK_COLOR_CHOOSER(self->label_button), FALSE);
 	label_controls(self);
 	self->cancel = g_cancellable_new();
+	g_signal_connect(self->view_stack, "notify::visible-child-name",
+			 G_CALLBACK(on_page_changed), self);
 }

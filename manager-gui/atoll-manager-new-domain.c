@@ -10,7 +10,19 @@
 #define DEFAULT_LABEL "#3584e4"
 #define DISK_CMDLINE "console=ttyS0 root=/dev/vda rw"
 
-enum { BOOT_KERNEL, BOOT_DISK };
+enum { BOOT_KERNEL, BOOT_DISK, BOOT_NEW_DISK };
+
+/* What the operating system choice suggests.  Atoll boots the kernel
+ * directly, so the kind is not stored: it only fills in the form. */
+static const struct {
+	int memory_mib, disk_gib;
+	const char *disk_cmdline;
+} os_kinds[] = {
+	{ DEFAULT_MEMORY_MIB, 8, DISK_CMDLINE },                    /* generic */
+	{ 2048, 16, DISK_CMDLINE " quiet" },                        /* Debian/Ubuntu */
+	{ 2048, 20, DISK_CMDLINE " quiet rhgb" },                   /* Fedora */
+	{ 256, 2, "console=ttyS0 root=/dev/vda rw modules=ext4" },  /* Alpine */
+};
 
 struct _AtollManagerNewDomain {
 	AdwWindow parent;
@@ -19,10 +31,10 @@ struct _AtollManagerNewDomain {
 	GtkLabel *error_label;
 	AdwPreferencesGroup *resources_group;
 	AdwActionRow *name_row, *memory_row, *vcpus_row, *kernel_row, *initrd_row,
-		     *disk_row, *cmdline_row, *label_row;
-	AdwComboRow *boot_row, *network_row;
+		     *disk_row, *cmdline_row, *label_row, *new_disk_row;
+	AdwComboRow *boot_row, *network_row, *os_row;
 	GtkEntry *name_entry, *kernel_entry, *initrd_entry, *disk_entry, *cmdline_entry;
-	GtkSpinButton *memory_spin, *vcpus_spin;
+	GtkSpinButton *memory_spin, *vcpus_spin, *disk_size_spin;
 	GtkButton *kernel_browse, *initrd_browse, *disk_browse, *create_button, *cancel_button;
 	GtkColorButton *label_button;
 
@@ -32,6 +44,9 @@ struct _AtollManagerNewDomain {
 	GPtrArray *network_nics;  /* JsonNode* per network_names item; NULL = no NIC */
 	gboolean networks_loaded, busy;
 	char *general_error;
+	char *created_image;      /* made by this assistant for the name below */
+	char *created_for;
+	gint64 host_mib;
 };
 
 enum { SIGNAL_CREATED, N_SIGNALS };
@@ -55,6 +70,7 @@ static AdwActionRow **all_rows(AtollManagerNewDomain *self, gsize *n)
 		self->name_row, self->memory_row, self->vcpus_row, self->kernel_row,
 		self->initrd_row, self->disk_row, self->cmdline_row, self->label_row,
 		ADW_ACTION_ROW(self->boot_row), ADW_ACTION_ROW(self->network_row),
+		self->new_disk_row, ADW_ACTION_ROW(self->os_row),
 	};
 	*n = G_N_ELEMENTS(rows);
 	return g_memdup2(rows, sizeof(rows));
@@ -192,10 +208,13 @@ JsonNode *atoll_manager_new_domain_build(AtollManagerNewDomain *self)
 	}
 	json_builder_set_member_name(b, "disks");
 	json_builder_begin_array(b);
-	if (adw_combo_row_get_selected(self->boot_row) == BOOT_DISK) {
+	guint boot = adw_combo_row_get_selected(self->boot_row);
+	const char *disk = boot == BOOT_DISK ? entry_text(self->disk_entry) :
+			   boot == BOOT_NEW_DISK ? self->created_image : NULL;
+	if (disk) {
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "path");
-		json_builder_add_string_value(b, entry_text(self->disk_entry));
+		json_builder_add_string_value(b, disk);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -245,6 +264,63 @@ static void define_done(GObject *src, GAsyncResult *res, gpointer data)
 	gtk_window_close(GTK_WINDOW(self));
 }
 
+static void define(AtollManagerNewDomain *self)
+{
+	g_autoptr(JsonNode) def = atoll_manager_new_domain_build(self);
+	atoll_client_request_async(self->client, "POST", "/v1/domains", def, self->cancel,
+				   define_done, g_object_ref(self));
+}
+
+/* A new blank disk is made first (POST /v1/images), once per name: a
+ * definition refused afterwards reuses it on the next try. */
+static gboolean needs_image(AtollManagerNewDomain *self)
+{
+	return adw_combo_row_get_selected(self->boot_row) == BOOT_NEW_DISK &&
+	       g_strcmp0(self->created_for, entry_text(self->name_entry)) != 0;
+}
+
+static void image_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerNewDomain) self = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	const char *path = reply ? atoll_json_string(reply, "path", NULL) : NULL;
+	if (!path) {
+		self->busy = FALSE;
+		gtk_widget_set_sensitive(GTK_WIDGET(self->create_button), TRUE);
+		const char *field = error ? atoll_client_error_get_field(error) : NULL;
+		AdwActionRow *row = g_strcmp0(field, "size_mib") == 0 ? self->new_disk_row :
+				    self->name_row;
+		g_autofree char *msg = g_strdup_printf(_("Could not create the disk: %s"),
+			error ? strip_field(error->message, field) : _("atolld sent no path"));
+		atoll_field_row_set_error(row, msg);
+		gtk_widget_grab_focus(GTK_WIDGET(row));
+		return;
+	}
+	g_free(self->created_image);
+	self->created_image = g_strdup(path);
+	g_free(self->created_for);
+	self->created_for = g_strdup(entry_text(self->name_entry));
+	define(self);
+}
+
+static void create_image(AtollManagerNewDomain *self)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "name");
+	g_autofree char *file = g_strdup_printf("%s.img", entry_text(self->name_entry));
+	json_builder_add_string_value(b, file);
+	json_builder_set_member_name(b, "size_mib");
+	json_builder_add_int_value(b, (gint64)gtk_spin_button_get_value_as_int(self->disk_size_spin) * 1024);
+	json_builder_end_object(b);
+	g_autoptr(JsonNode) body = json_builder_get_root(b);
+	atoll_client_request_async(self->client, "POST", "/v1/images", body, self->cancel,
+				   image_done, g_object_ref(self));
+}
+
 gboolean atoll_manager_new_domain_create(AtollManagerNewDomain *self)
 {
 	if (self->busy)
@@ -261,11 +337,13 @@ gboolean atoll_manager_new_domain_create(AtollManagerNewDomain *self)
 			}
 		return FALSE;
 	}
-	g_autoptr(JsonNode) def = atoll_manager_new_domain_build(self);
 	self->busy = TRUE;
 	gtk_widget_set_sensitive(GTK_WIDGET(self->create_button), FALSE);
-	atoll_client_request_async(self->client, "POST", "/v1/domains", def, self->cancel,
-				   define_done, g_object_ref(self));
+	if (needs_image(self)) {
+		create_image(self);
+		return TRUE;
+	}
+	define(self);
 	return TRUE;
 }
 
@@ -374,14 +452,47 @@ static void on_boot_source(GObject *row, GParamSpec *pspec, gpointer data)
 	AtollManagerNewDomain *self = data;
 	(void)row;
 	(void)pspec;
-	gboolean disk = adw_combo_row_get_selected(self->boot_row) == BOOT_DISK;
-	gtk_widget_set_visible(GTK_WIDGET(self->disk_row), disk);
+	guint boot = adw_combo_row_get_selected(self->boot_row);
+	gboolean disk = boot != BOOT_KERNEL;
+	gtk_widget_set_visible(GTK_WIDGET(self->disk_row), boot == BOOT_DISK);
+	gtk_widget_set_visible(GTK_WIDGET(self->new_disk_row), boot == BOOT_NEW_DISK);
 	/* Suggest the root= that goes with the disk, unless the user wrote one. */
 	const char *cmd = entry_text(self->cmdline_entry);
+	const char *disk_cmd = os_kinds[adw_combo_row_get_selected(self->os_row) %
+					G_N_ELEMENTS(os_kinds)].disk_cmdline;
 	if (disk && g_str_equal(cmd, "console=ttyS0"))
-		gtk_editable_set_text(GTK_EDITABLE(self->cmdline_entry), DISK_CMDLINE);
-	else if (!disk && g_str_equal(cmd, DISK_CMDLINE))
+		gtk_editable_set_text(GTK_EDITABLE(self->cmdline_entry), disk_cmd);
+	else if (!disk && g_str_equal(cmd, disk_cmd))
 		gtk_editable_set_text(GTK_EDITABLE(self->cmdline_entry), "console=ttyS0");
+}
+
+static gboolean is_suggested_cmdline(const char *cmd)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(os_kinds); i++)
+		if (g_str_equal(cmd, os_kinds[i].disk_cmdline))
+			return TRUE;
+	return FALSE;
+}
+
+static void on_os_kind(GObject *row, GParamSpec *pspec, gpointer data)
+{
+	AtollManagerNewDomain *self = data;
+	(void)row;
+	(void)pspec;
+	guint kind = adw_combo_row_get_selected(self->os_row);
+	if (kind >= G_N_ELEMENTS(os_kinds))
+		return;
+	gint64 mem = os_kinds[kind].memory_mib;
+	if (self->host_mib > 0)
+		mem = MIN(mem, MAX(MIN_MEMORY_MIB, self->host_mib / 4));
+	gtk_spin_button_set_value(self->memory_spin, (double)mem);
+	gtk_spin_button_set_value(self->disk_size_spin, os_kinds[kind].disk_gib);
+	/* The command line only while it is one this form suggested. */
+	const char *cmd = entry_text(self->cmdline_entry);
+	if (adw_combo_row_get_selected(self->boot_row) != BOOT_KERNEL &&
+	    is_suggested_cmdline(cmd))
+		gtk_editable_set_text(GTK_EDITABLE(self->cmdline_entry),
+				      os_kinds[kind].disk_cmdline);
 }
 
 static void on_edited(GtkEditable *editable, gpointer data)
@@ -402,6 +513,7 @@ static void apply_host_limits(AtollManagerNewDomain *self, JsonNode *host)
 		gtk_adjustment_set_upper(adj, (double)MIN(cpus, MAX_VCPUS));
 		gtk_spin_button_set_value(self->vcpus_spin, (double)MIN(cpus, 2));
 	}
+	self->host_mib = mib;
 	if (mib > MIN_MEMORY_MIB) {
 		GtkAdjustment *adj = gtk_spin_button_get_adjustment(self->memory_spin);
 		gtk_adjustment_set_upper(adj, (double)mib);
@@ -435,6 +547,8 @@ static void atoll_manager_new_domain_finalize(GObject *object)
 	g_clear_object(&self->network_names);
 	g_ptr_array_unref(self->network_nics);
 	g_free(self->general_error);
+	g_free(self->created_image);
+	g_free(self->created_for);
 	G_OBJECT_CLASS(atoll_manager_new_domain_parent_class)->finalize(object);
 }
 
@@ -454,7 +568,7 @@ static void atoll_manager_new_domain_class_init(AtollManagerNewDomainClass *klas
 	BIND(name_entry); BIND(kernel_entry); BIND(initrd_entry); BIND(disk_entry);
 	BIND(cmdline_entry); BIND(memory_spin); BIND(vcpus_spin); BIND(kernel_browse);
 	BIND(initrd_browse); BIND(disk_browse); BIND(create_button); BIND(cancel_button);
-	BIND(label_button);
+	BIND(label_button); BIND(os_row); BIND(new_disk_row); BIND(disk_size_spin);
 #undef BIND
 	gtk_widget_class_install_action(wc, "assistant.create", NULL, create_activated);
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_Escape, 0, "window.close", NULL);
@@ -478,6 +592,7 @@ static void label_controls(AtollManagerNewDomain *self)
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, label_button), N_("Label colour") },
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, create_button), N_("Create the domain") },
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, cancel_button), N_("Cancel") },
+		{ G_STRUCT_OFFSET(AtollManagerNewDomain, disk_size_spin), N_("New disk size in GiB") },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(labels); i++)
 		atoll_set_accessible_label(G_STRUCT_MEMBER(GtkWidget *, self, labels[i].offset),
@@ -502,6 +617,7 @@ static void atoll_manager_new_domain_init(AtollManagerNewDomain *self)
 	gtk_color_chooser_set_rgba(GTK_COLOR_CHOOSER(self->label_button), &rgba);
 
 	g_signal_connect(self->boot_row, "notify::selected", G_CALLBACK(on_boot_source), self);
+	g_signal_connect(self->os_row, "notify::selected", G_CALLBACK(on_os_kind), self);
 	GtkButton *buttons[] = { self->kernel_browse, self->initrd_browse, self->disk_browse };
 	for (gsize i = 0; i < G_N_ELEMENTS(buttons); i++)
 		g_signal_connect(buttons[i], "clicked", G_CALLBACK(on_browse), self);

@@ -2,6 +2,7 @@
  * lifecycle (start, shut down, force off, reboot, pause/resume, delete),
  * new domain, refresh, retry and the host list's.  Enabled by the selected domain's state. */
 #include "atoll-manager-window.h"
+#include "atoll-manager-domain-details.h"
 #include "atoll-manager-util.h"
 
 #include <glib/gi18n.h>
@@ -10,11 +11,14 @@ typedef struct {
 	AtollManagerWindow *win;
 	char *name;
 	const char *what;   /* "start", for the error toast */
+	JsonNode *def;      /* delete: the definition, for undo */
 } ActionCall;
 
 static void action_call_free(ActionCall *call)
 {
 	g_object_unref(call->win);
+	if (call->def)
+		json_node_unref(call->def);
 	g_free(call->name);
 	g_free(call);
 }
@@ -50,7 +54,16 @@ static void action_done(GObject *src, GAsyncResult *res, gpointer data)
 		g_autofree char *text = n ?
 			g_strdup_printf(_("Domain “%s” deleted with %u disk images"), call->name, n) :
 			g_strdup_printf(_("Domain “%s” deleted"), call->name);
-		atoll_manager_window_toast(call->win, text);
+		/* With its disks kept, defining it again is a complete undo. */
+		if (!n && call->def) {
+			g_object_set_data_full(G_OBJECT(call->win), "undo-definition",
+					       json_node_ref(call->def),
+					       (GDestroyNotify)json_node_unref);
+			atoll_manager_window_toast_action(call->win, text, _("_Undo"),
+							  "win.undo-delete");
+		} else {
+			atoll_manager_window_toast(call->win, text);
+		}
 	}
 	atoll_manager_window_refresh(call->win);
 	action_call_free(call);
@@ -99,6 +112,14 @@ static void delete_response(AdwMessageDialog *dialog, const char *response, gpoi
 	call->win = g_object_ref(self);
 	call->name = g_strdup(name);
 	call->what = "delete";
+	/* The definition as last read, without the server's "status". */
+	JsonNode *def = atoll_manager_domain_details_get_definition(
+		ATOLL_MANAGER_DOMAIN_DETAILS(atoll_manager_window_get_details(self)));
+	if (def && JSON_NODE_HOLDS_OBJECT(def) &&
+	    g_strcmp0(atoll_json_string(def, "name", NULL), name) == 0) {
+		call->def = json_node_copy(def);
+		json_object_remove_member(json_node_get_object(call->def), "status");
+	}
 	g_autofree char *base = atoll_client_domain_path(name, NULL);
 	g_autofree char *path = gtk_check_button_get_active(disks) ?
 		g_strconcat(base, "?delete_disks=true", NULL) : g_strdup(base);
@@ -130,6 +151,76 @@ static void delete_activated(GSimpleAction *a, GVariant *p, gpointer data)
 	g_object_set_data_full(G_OBJECT(dialog), "domain", g_strdup(name), g_free);
 	g_signal_connect_object(dialog, "response", G_CALLBACK(delete_response), self, 0);
 	gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void undo_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerWindow) self = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (!reply) {
+		atoll_manager_window_toast_error(self, _("Could not restore the domain"), error);
+		return;
+	}
+	g_autofree char *text = g_strdup_printf(_("Domain “%s” restored"),
+						atoll_json_string(reply, "name", "?"));
+	atoll_manager_window_toast(self, text);
+	atoll_manager_window_refresh(self);
+}
+
+static void undo_delete_activated(GSimpleAction *a, GVariant *p, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)a;
+	(void)p;
+	JsonNode *def = g_object_steal_data(G_OBJECT(self), "undo-definition");
+	if (!def)
+		return;
+	atoll_client_request_async(atoll_manager_window_get_client(self), "POST",
+				   "/v1/domains", def, NULL, undo_done, g_object_ref(self));
+	json_node_unref(def);
+}
+
+/* ---- clone ---- */
+
+static void clone_response(AdwMessageDialog *dialog, const char *response, gpointer data)
+{
+	if (!g_str_equal(response, "clone"))
+		return;
+	GtkEditable *entry = GTK_EDITABLE(adw_message_dialog_get_extra_child(dialog));
+	atoll_manager_window_clone(data, g_object_get_data(G_OBJECT(dialog), "domain"),
+				   gtk_editable_get_text(entry));
+}
+
+static void clone_activated(GSimpleAction *a, GVariant *p, gpointer data)
+{
+	AtollManagerWindow *self = data;
+	(void)a;
+	(void)p;
+	const char *name = atoll_manager_window_get_selected(self);
+	if (!name)
+		return;
+	g_autofree char *heading = g_strdup_printf(_("Clone “%s”"), name);
+	GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading,
+		_("atolld copies its writable disks into its image directory (read-only "
+		  "disks are shared) and gives the copy new MAC addresses. Keep the domain "
+		  "shut off until the copy is done; the progress shows below the list."));
+	adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog),
+					 "cancel", _("_Cancel"), "clone", _("C_lone"), NULL);
+	adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "clone",
+						   ADW_RESPONSE_SUGGESTED);
+	adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "clone");
+	adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+	GtkWidget *entry = gtk_entry_new();
+	g_autofree char *suggestion = g_strdup_printf("%s-clone", name);
+	gtk_editable_set_text(GTK_EDITABLE(entry), suggestion);
+	gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+	atoll_set_accessible_label(entry, _("Name of the copy"));
+	adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), entry);
+	g_object_set_data_full(G_OBJECT(dialog), "domain", g_strdup(name), g_free);
+	g_signal_connect_object(dialog, "response", G_CALLBACK(clone_response), self, 0);
+	gtk_window_present(GTK_WINDOW(dialog));
+	gtk_widget_grab_focus(entry);
 }
 
 /* ---- the rest ---- */
@@ -182,6 +273,8 @@ static const GActionEntry entries[] = {
 	{ .name = "pause", .activate = pause_activated },
 	{ .name = "resume", .activate = resume_activated },
 	{ .name = "delete", .activate = delete_activated },
+	{ .name = "undo-delete", .activate = undo_delete_activated },
+	{ .name = "clone", .activate = clone_activated },
 };
 
 void atoll_manager_window_actions_init(AtollManagerWindow *self)
@@ -221,6 +314,7 @@ void atoll_manager_window_actions_update(AtollManagerWindow *self)
 	enable(self, "resume", state_is(state, paused));
 	enable(self, "force-off", state_is(state, active));
 	enable(self, "delete", state_is(state, deletable));
+	enable(self, "clone", state_is(state, startable));
 
 	GtkWidget *pause = (GtkWidget *)gtk_widget_get_template_child(GTK_WIDGET(self),
 		ATOLL_TYPE_MANAGER_WINDOW, "pause_button");

@@ -33,6 +33,9 @@ struct _AtollManagerWindow {
 	GtkWidget *back_button, *new_button, *primary_button, *retry_button,
 		  *empty_new_button, *more_button, *shutdown_button, *pause_button,
 		  *resume_button, *start_button, *details, *add_host_button, *local_button;
+	GtkRevealer *job_revealer;
+	GtkLabel *job_label;
+	GtkProgressBar *job_progress;
 
 	AtollClient *client;    /* the shown host's */
 	GPtrArray *hosts;       /* AtollManagerHost; [0] is this computer */
@@ -46,6 +49,8 @@ struct _AtollManagerWindow {
 	guint poll_id, refresh_idle;
 	gboolean refreshing, refresh_again;
 	char *error_text, *last_toast, *selected;
+	char *cloning;          /* the new name of the clone we started */
+	guint clone_events;     /* "clone-progress" events seen (tests) */
 };
 
 G_DEFINE_FINAL_TYPE(AtollManagerWindow, atoll_manager_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -60,6 +65,20 @@ void atoll_manager_window_toast(AtollManagerWindow *self, const char *text)
 	g_autofree char *escaped = g_markup_escape_text(text, -1);
 	AdwToast *toast = adw_toast_new(escaped);
 	adw_toast_set_timeout(toast, 6);
+	adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+void atoll_manager_window_toast_action(AtollManagerWindow *self, const char *text,
+				       const char *button, const char *action)
+{
+	g_free(self->last_toast);
+	self->last_toast = g_strdup(text);
+	g_autofree char *escaped = g_markup_escape_text(text, -1);
+	AdwToast *toast = adw_toast_new(escaped);
+	adw_toast_set_timeout(toast, 10);
+	adw_toast_set_button_label(toast, button);
+	adw_toast_set_action_name(toast, action);
+	adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
 	adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
 
@@ -126,6 +145,93 @@ static gboolean refresh_idle_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* ---- clones: progress from atolld's "clone-*" events ---- */
+
+static void clone_event(AtollManagerWindow *self, const char *type, JsonNode *ev)
+{
+	const char *name = atoll_json_string(ev, "name", "?");
+	const char *source = atoll_json_string(ev, "source", "?");
+	double done = atoll_json_double(ev, "done_bytes", 0);
+	double total = atoll_json_double(ev, "total_bytes", 0);
+	if (g_str_equal(type, "clone-progress")) {
+		self->clone_events++;
+		double f = total > 0 ? CLAMP(done / total, 0, 1) : 0;
+		g_autofree char *size = g_format_size((guint64)total);
+		g_autofree char *text = g_strdup_printf(_("Copying “%s” to “%s”: %.0f %% of %s"),
+							source, name, f * 100, size);
+		gtk_label_set_text(self->job_label, text);
+		gtk_progress_bar_set_fraction(self->job_progress, f);
+		atoll_set_accessible_label(GTK_WIDGET(self->job_progress), text);
+		gtk_revealer_set_reveal_child(self->job_revealer, TRUE);
+		return;
+	}
+	gtk_revealer_set_reveal_child(self->job_revealer, FALSE);
+	g_autofree char *text = g_str_equal(type, "clone-done") ?
+		g_strdup_printf(_("“%s” is ready: a copy of “%s”"), name, source) :
+		g_strdup(atoll_json_string(ev, "message", _("The clone failed")));
+	atoll_manager_window_toast(self, text);
+	if (g_str_equal(type, "clone-done") && g_strcmp0(name, self->cloning) == 0)
+		g_object_set_data_full(G_OBJECT(self), "select-after-refresh", g_strdup(name),
+				       g_free);
+	g_clear_pointer(&self->cloning, g_free);
+	atoll_manager_window_refresh(self);
+}
+
+typedef struct {
+	AtollManagerWindow *self;
+	char *source, *name;
+} CloneCall;
+
+static void clone_started(GObject *src, GAsyncResult *res, gpointer data)
+{
+	CloneCall *c = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
+	if (!reply) {
+		g_autofree char *prefix = g_strdup_printf(_("Could not clone “%s”"), c->source);
+		atoll_manager_window_toast_error(c->self, prefix, error);
+		if (g_strcmp0(c->self->cloning, c->name) == 0)
+			g_clear_pointer(&c->self->cloning, g_free);
+	} else if (g_strcmp0(c->self->cloning, c->name) == 0) {
+		/* (A small copy may be done, its events handled, before this
+		 * reply is: then there is nothing left to show.) */
+		g_autofree char *text = g_strdup_printf(_("Copying “%s” to “%s”…"), c->source,
+							c->name);
+		gtk_label_set_text(c->self->job_label, text);
+		gtk_revealer_set_reveal_child(c->self->job_revealer, TRUE);
+	}
+	g_object_unref(c->self);
+	g_free(c->source);
+	g_free(c->name);
+	g_free(c);
+}
+
+void atoll_manager_window_clone(AtollManagerWindow *self, const char *source,
+				const char *new_name)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "new_name");
+	json_builder_add_string_value(b, new_name);
+	json_builder_end_object(b);
+	g_autoptr(JsonNode) body = json_builder_get_root(b);
+	/* Set now: the copy's events can overtake the reply. */
+	g_free(self->cloning);
+	self->cloning = g_strdup(new_name);
+	CloneCall *c = g_new0(CloneCall, 1);
+	c->self = g_object_ref(self);
+	c->source = g_strdup(source);
+	c->name = g_strdup(new_name);
+	g_autofree char *path = atoll_client_domain_path(source, "/clone");
+	atoll_client_request_async(self->client, "POST", path, body, self->cancel,
+				   clone_started, c);
+}
+
+guint atoll_manager_window_get_clone_events(AtollManagerWindow *self)
+{
+	return self->clone_events;
+}
+
 static void on_event(SoupWebsocketConnection *ws, gint type, GBytes *message,
 		     gpointer data)
 {
@@ -140,6 +246,11 @@ static void on_event(SoupWebsocketConnection *ws, gint type, GBytes *message,
 		return;
 	JsonNode *ev = json_parser_get_root(parser);
 	const char *name = atoll_json_string(ev, "name", NULL);
+	const char *kind = atoll_json_string(ev, "type", "");
+	if (g_str_has_prefix(kind, "clone-")) {
+		clone_event(self, kind, ev);
+		return;
+	}
 	/* Many events may arrive together (a host shutdown): one list fetch
 	 * answers them all. */
 	if (!self->refresh_idle)
@@ -813,6 +924,7 @@ static void atoll_manager_window_finalize(GObject *object)
 	g_free(self->error_text);
 	g_free(self->last_toast);
 	g_free(self->selected);
+	g_free(self->cloning);
 	G_OBJECT_CLASS(atoll_manager_window_parent_class)->finalize(object);
 }
 
@@ -833,7 +945,8 @@ static void atoll_manager_window_class_init(AtollManagerWindowClass *klass)
 	BIND(back_button); BIND(new_button); BIND(primary_button); BIND(retry_button);
 	BIND(empty_new_button); BIND(more_button); BIND(shutdown_button);
 	BIND(pause_button); BIND(resume_button); BIND(start_button); BIND(details);
-	BIND(add_host_button); BIND(local_button);
+	BIND(add_host_button); BIND(local_button); BIND(job_revealer); BIND(job_label);
+	BIND(job_progress);
 #undef BIND
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_n, GDK_CONTROL_MASK, "win.new-domain", NULL);
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_F5, 0, "win.refresh", NULL);

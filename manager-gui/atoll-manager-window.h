@@ -46,6 +46,9 @@ GtkWidget *atoll_manager_window_get_details(AtollManagerWindow *self);
 void atoll_manager_window_toast_error(AtollManagerWindow *self, const char *prefix,
 				      const GError *error);
 void atoll_manager_window_toast(AtollManagerWindow *self, const char *text);
+/* A toast with a button that activates @action ("win.undo-delete"). */
+void atoll_manager_window_toast_action(AtollManagerWindow *self, const char *text,
+				       const char *button, const char *action);
 /* The text of the last toast shown (tests). */
 const char *atoll_manager_window_get_last_toast(AtollManagerWindow *self);
 
@@ -68,6 +71,13 @@ void atoll_manager_window_show_local(AtollManagerWindow *self);
 /* The error page's Retry: reconnects (a remote host's ssh too). */
 void atoll_manager_window_retry(AtollManagerWindow *self);
 GtkWindow *atoll_manager_window_add_host_dialog(AtollManagerWindow *self);
+
+/* POST …/clone; the copy's progress shows below the domain list (from
+ * atolld's "clone-progress" events), the end in a toast. */
+void atoll_manager_window_clone(AtollManagerWindow *self, const char *source,
+				const char *new_name);
+/* "clone-progress" events received (tests). */
+guint atoll_manager_window_get_clone_events(AtollManagerWindow *self);
 
 /* Opens the new-domain assistant and returns it. */
 GtkWindow *atoll_manager_window_new_domain(AtollManagerWindow *self);

@@ -528,7 +528,9 @@ static int fill_transfer(struct host_dev *d, struct usb_packet *p, struct libusb
 	uint8_t epaddr = (uint8_t)(p->ep | (p->in ? LIBUSB_ENDPOINT_IN : 0));
 	if (p->type == USB_XFER_CONTROL) {
 		size_t wlen = (size_t)(p->setup[6] | p->setup[7] << 8);
-		uint8_t *buf = malloc(LIBUSB_CONTROL_SETUP_SIZE + wlen);
+		/* Zeroed: an OUT data stage shorter than wLength must not
+		 * send the device stale heap contents. */
+		uint8_t *buf = calloc(1, LIBUSB_CONTROL_SETUP_SIZE + wlen);
 		if (!buf)
 			return -ENOMEM;
 		memcpy(buf, p->setup, LIBUSB_CONTROL_SETUP_SIZE);

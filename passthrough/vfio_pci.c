@@ -239,7 +239,7 @@ static void vecs_detach(struct vfio_pci *vp, uint32_t index, unsigned n)
  * resample_fd, which makes VFIO unmask the line. */
 static void intx_enable(struct vfio_pci *vp)
 {
-	if (!vp->pin || vp->intx_on || vp->intx_fd < 0)
+	if (!vp->pin || vp->intx_on || vp->intx_fd < 0 || !have_kvm(vp))
 		return;
 	int ret = irqfd(vp, vp->intx_fd, vp->intx_gsi, KVM_IRQFD_FLAG_RESAMPLE,
 			vp->resample_fd);
@@ -892,8 +892,7 @@ static void intx_init(struct vfio_pci *vp)
 		log_warn("pci %s: eventfd: %s; no INTx", vp->dev.bdf, strerror(errno));
 		return;
 	}
-	if (have_kvm(vp))
-		intx_enable(vp);
+	intx_enable(vp);
 }
 
 struct vfio_pci *vfio_pci_attach(struct vm *vm, struct vfio_device *dev,

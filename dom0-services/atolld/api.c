@@ -446,6 +446,10 @@ static void define_domain(Api *api, SoupServerMessage *msg)
 		send_gerror(msg, err);
 		return;
 	}
+	if (def->firmware && !store_nvram_create(api->d, def->name, &err)) {
+		send_gerror(msg, err);
+		return;
+	}
 	Domain *dom = atolld_add_domain(api->d, g_steal_pointer(&def));
 	supervisor_prepare_kernel(api->d, dom->def);
 	g_autofree char *location = g_strdup_printf("/v1/domains/%s", dom->name);
@@ -578,6 +582,9 @@ static void undefine_domain(Api *api, SoupServerMessage *msg, Domain *dom,
 		send_gerror(msg, err);
 		return;
 	}
+	/* The UEFI variable store goes with the disks, and only then. */
+	if (delete_disks && !store_nvram_delete(api->d, dom->name, &err))
+		g_message("%s: %s", dom->name, err->message);
 	for (guint i = 0; i < doomed->len; i++) {
 		const char *path = g_ptr_array_index(doomed, i);
 		if (unlink(path) == 0)

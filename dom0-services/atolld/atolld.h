@@ -85,6 +85,8 @@ typedef struct {
 	GraphicsDef graphics;
 	GPtrArray *pci;     /* PciDef* */
 	GPtrArray *usb;     /* UsbDef* */
+	char *firmware;     /* "kernel" (NULL) or "uefi" (docs/uefi.md) */
+	char *boot_order;   /* UEFI: "disk0,net0,...", NULL: firmware default */
 } DomainDef;
 
 /* definition.c: JSON <-> DomainDef, strict validation.  Errors are
@@ -146,6 +148,12 @@ struct Atolld {
 void store_load_all(Atolld *d);   /* broken files become DOMAIN_BROKEN entries */
 bool store_save(Atolld *d, const DomainDef *def, GError **error);
 bool store_delete(Atolld *d, const char *name, GError **error);
+/* A UEFI domain's variable store, state_dir/nvram/NAME_VARS.fd: created
+ * from the OVMF template (atomically) unless it exists; deleted only with
+ * the disks (undefine ?delete_disks=true). */
+char *store_nvram_path(const Atolld *d, const char *name);
+bool store_nvram_create(const Atolld *d, const char *name, GError **error);
+bool store_nvram_delete(const Atolld *d, const char *name, GError **error);
 
 /* supervisor.c: runs and re-adopts atoll-vmm processes. */
 bool supervisor_start(Domain *dom, GError **error);

@@ -41,7 +41,7 @@ typedef struct {
 	guint64 total;
 	gint64 done;             /* bytes, updated by the worker (atomic) */
 	gint64 reported;
-	guint timer_id;
+	GSource *timer;          /* in the creating thread's context */
 	GCancellable *cancel;
 } CloneJob;
 
@@ -56,11 +56,19 @@ static void copy_item_clear(gpointer p)
 	g_free(it->partial);
 }
 
+static void stop_timer(CloneJob *job)
+{
+	if (!job->timer)
+		return;
+	g_source_destroy(job->timer);
+	g_clear_pointer(&job->timer, g_source_unref);
+}
+
 static void job_free(CloneJob *job)
 {
 	g_hash_table_remove(busy, job->source);
 	g_hash_table_remove(busy, job->name);
-	g_clear_handle_id(&job->timer_id, g_source_remove);
+	stop_timer(job);
 	g_clear_pointer(&job->def, domain_def_free);
 	g_array_unref(job->items);
 	g_clear_object(&job->cancel);
@@ -244,7 +252,7 @@ static void copy_done(GObject *source, GAsyncResult *res, gpointer data)
 	CloneJob *job = data;
 	(void)source;
 	g_autoptr(GError) error = NULL;
-	g_clear_handle_id(&job->timer_id, g_source_remove);
+	stop_timer(job);
 	if (g_task_propagate_boolean(G_TASK(res), &error)) {
 		progress_tick(job);
 		if (atolld_lookup(job->d, job->name)) {
@@ -404,7 +412,7 @@ JsonNode *clone_start(Atolld *d, Domain *src, JsonNode *body, GError **error)
 	if (!domain_name_valid(name)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
 			    "new_name: \"%s\" is not a valid domain name (letters, digits, "
-			    "'-', '_' and '.', at most 64)", name);
+			    "'-', '_' and '.', at most 64, not starting with '.')", name);
 		return NULL;
 	}
 	if (!src->def) {
@@ -468,7 +476,11 @@ JsonNode *clone_start(Atolld *d, Domain *src, JsonNode *body, GError **error)
 	json_builder_end_object(b);
 
 	job->cancel = g_cancellable_new();
-	job->timer_id = g_timeout_add(PROGRESS_MS, progress_tick, job);
+	/* atolld's main context is the thread-default one (tests run it on
+	 * a thread of its own). */
+	job->timer = g_timeout_source_new(PROGRESS_MS);
+	g_source_set_callback(job->timer, progress_tick, job, NULL);
+	g_source_attach(job->timer, g_main_context_get_thread_default());
 	emit(job, "clone-progress", NULL);
 	g_autoptr(GTask) task = g_task_new(NULL, NULL, copy_done, job);
 	g_task_set_task_data(task, job, NULL);

@@ -522,6 +522,37 @@ static bool parse_usb(JsonObject *obj, DomainDef *def, GError **error)
 	return true;
 }
 
+/* "firmware": "kernel" (the default: no firmware, the VMM loads the
+ * kernel) or "uefi"; "boot_order": "disk0,net0" for UEFI. */
+static bool parse_firmware(JsonObject *obj, DomainDef *def, GError **error)
+{
+	static const char *const kinds[] = { "kernel", "uefi", "bios", NULL };
+	g_autofree char *fw = NULL;
+	if (!get_enum(obj, "firmware", false, kinds, &fw, error) ||
+	    !get_string(obj, "", "boot_order", false, 256, &def->boot_order, error))
+		return false;
+	if (fw && !strcmp(fw, "bios"))
+		return fail(error, "firmware", "bios (SeaBIOS) is not supported yet — use "
+			    "\"uefi\" or boot a kernel (\"kernel\")");
+	if (fw && !strcmp(fw, "uefi"))
+		def->firmware = g_steal_pointer(&fw);
+	if (def->boot_order && !def->firmware)
+		return fail(error, "boot_order", "only applies with \"firmware\": \"uefi\"");
+	gchar **v = def->boot_order ? g_strsplit(def->boot_order, ",", -1) : NULL;
+	for (gchar **w = v; w && *w; w++) {
+		const char *d = g_str_has_prefix(*w, "disk") ? *w + 4 :
+				g_str_has_prefix(*w, "net") ? *w + 3 : NULL;
+		if (!d || strlen(d) > 2 || strspn(d, "0123456789") != strlen(d)) {
+			fail(error, "boot_order", "\"%s\" is not a boot device — use disk, diskN, "
+			     "net or netN separated by commas", *w);
+			g_strfreev(v);
+			return false;
+		}
+	}
+	g_strfreev(v);
+	return true;
+}
+
 static bool parse_core(JsonObject *obj, DomainDef *def, GError **error)
 {
 	uint64_t vcpus = 0, timeout = def->shutdown_timeout_s;
@@ -534,7 +565,8 @@ static bool parse_core(JsonObject *obj, DomainDef *def, GError **error)
 	if (!get_uint(obj, "", "memory_mib", true, MIN_MEMORY_MIB, MAX_MEMORY_MIB,
 		      &def->memory_mib, error) ||
 	    !get_uint(obj, "", "vcpus", true, 1, MAX_VCPUS, &vcpus, error) ||
-	    !get_path(obj, "", "kernel", true, &def->kernel, error) ||
+	    !parse_firmware(obj, def, error) ||
+	    !get_path(obj, "", "kernel", !def->firmware, &def->kernel, error) ||
 	    !get_path(obj, "", "initrd", false, &def->initrd, error) ||
 	    !get_string(obj, "", "cmdline", false, MAX_CMDLINE, &def->cmdline, error) ||
 	    !get_uint(obj, "", "shutdown_timeout_s", false, 0, MAX_SHUTDOWN_TIMEOUT,
@@ -588,7 +620,7 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 		"name", "memory_mib", "vcpus", "kernel", "initrd", "cmdline",
 		"disks", "nics", "on_poweroff", "on_reboot", "on_crash",
 		"shutdown_timeout_s", "autostart", "label", "graphics", "pci", "usb",
-		NULL,
+		"firmware", "boot_order", NULL,
 	};
 	if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
@@ -718,6 +750,8 @@ JsonNode *domain_def_to_json(const DomainDef *def)
 	add_string(b, "kernel", def->kernel);
 	add_string(b, "initrd", def->initrd);
 	add_string(b, "cmdline", def->cmdline);
+	add_string(b, "firmware", def->firmware);
+	add_string(b, "boot_order", def->boot_order);
 	add_disks(b, def);
 	add_nics(b, def);
 	add_string(b, "on_poweroff", def->on_poweroff);
@@ -741,6 +775,8 @@ void domain_def_free(DomainDef *def)
 	g_free(def->kernel);
 	g_free(def->initrd);
 	g_free(def->cmdline);
+	g_free(def->firmware);
+	g_free(def->boot_order);
 	if (def->disks)
 		g_ptr_array_unref(def->disks);
 	if (def->nics)

@@ -409,6 +409,15 @@ JsonNode *passthrough_assignable_remove(Atolld *d, const char *bdf,
 
 /* ---- /v1/host/usb ---- */
 
+static guint count_id(JsonArray *a, const char *id)
+{
+	guint n = 0;
+	for (guint i = 0; i < json_array_get_length(a); i++)
+		n += !g_strcmp0(json_object_get_string_member_with_default(
+			json_array_get_object_element(a, i), "id", NULL), id);
+	return n;
+}
+
 JsonNode *passthrough_host_usb(Atolld *d, GError **error)
 {
 	g_autoptr(GError) e = NULL;
@@ -422,17 +431,15 @@ JsonNode *passthrough_host_usb(Atolld *d, GError **error)
 		JsonObject *o = json_array_get_object_element(a, i);
 		const char *id = json_object_get_string_member(o, "id");
 		const char *path = json_object_get_string_member_with_default(o, "path", NULL);
-		/* by path only when unambiguous: a VID:PID hold names one device */
-		add_used_by(o, path ? usb_holder(d, path, path, NULL) : NULL);
-		if (path && json_object_get_null_member(o, "used_by")) {
-			g_autoptr(GPtrArray) same = g_ptr_array_new();
-			for (guint j = 0; j < json_array_get_length(a); j++)
-				if (!g_strcmp0(json_object_get_string_member(
-					json_array_get_object_element(a, j), "id"), id))
-					g_ptr_array_add(same, NULL);
-			if (same->len == 1)
-				add_used_by(o, usb_holder(d, id, path, NULL));
+		Domain *holder = NULL;
+		/* A hold by VID:PID names this device only when no twin is
+		 * plugged in; holds by path (or resolved to one) always do. */
+		if (path) {
+			holder = usb_holder(d, path, path, NULL);
+			if (!holder && count_id(a, id) == 1)
+				holder = usb_holder(d, id, path, NULL);
 		}
+		add_used_by(o, holder);
 	}
 	return list;
 }

@@ -102,6 +102,52 @@ bool store_delete(Atolld *d, const char *name, GError **error)
 	return fsync_dir(dir, error);
 }
 
+/* OVMF's variable store template (Debian's ovmf); tests point elsewhere. */
+static const char *nvram_template(void)
+{
+	const char *t = g_getenv("ATOLLD_OVMF_VARS_TEMPLATE");
+	return t && *t ? t : "/usr/share/OVMF/OVMF_VARS_4M.fd";
+}
+
+char *store_nvram_path(const Atolld *d, const char *name)
+{
+	g_autofree char *file = g_strconcat(name, "_VARS.fd", NULL);
+	return g_build_filename(d->state_dir, "nvram", file, NULL);
+}
+
+bool store_nvram_create(const Atolld *d, const char *name, GError **error)
+{
+	g_autofree char *dir = g_build_filename(d->state_dir, "nvram", NULL);
+	g_autofree char *path = store_nvram_path(d, name);
+	/* An existing store is the domain's boot entries: never overwritten. */
+	if (g_file_test(path, G_FILE_TEST_EXISTS))
+		return true;
+	if (g_mkdir_with_parents(dir, 0700) < 0)
+		return host_error(error, "create", dir, errno);
+	g_autofree char *data = NULL;
+	gsize len = 0;
+	g_autoptr(GError) gerr = NULL;
+	if (!g_file_get_contents(nvram_template(), &data, &len, &gerr)) {
+		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_HOST,
+			    "firmware: cannot read the UEFI variable template %s (%s) — "
+			    "install Debian's ovmf package", nvram_template(), gerr->message);
+		return false;
+	}
+	return write_atomic(dir, path, data, len, error);
+}
+
+bool store_nvram_delete(const Atolld *d, const char *name, GError **error)
+{
+	g_autofree char *dir = g_build_filename(d->state_dir, "nvram", NULL);
+	g_autofree char *path = store_nvram_path(d, name);
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return true;
+		return host_error(error, "remove", path, errno);
+	}
+	return fsync_dir(dir, error);
+}
+
 /* Loads one file; on failure returns NULL with the reason in *reason. */
 static DomainDef *load_file(const char *path, const char *name, char **reason)
 {

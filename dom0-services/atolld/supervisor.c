@@ -129,9 +129,10 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 			    "shorter run directory", control, UNIX_PATH_MAX_LEN);
 		return NULL;
 	}
-	if (!def->kernel) {
+	if (!def->kernel && !def->firmware) {
 		g_set_error_literal(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
-				    "kernel: the domain has no kernel to boot; set one");
+				    "kernel: the domain has no kernel to boot; set one "
+				    "or \"firmware\": \"uefi\"");
 		return NULL;
 	}
 	g_ptr_array_add(argv, g_strdup(d->vmm_path));
@@ -140,7 +141,18 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	g_ptr_array_add(argv, g_strdup_printf("%" G_GUINT64_FORMAT, def->memory_mib));
 	g_ptr_array_add(argv, g_strdup("--vcpus"));
 	g_ptr_array_add(argv, g_strdup_printf("%u", def->vcpus));
-	add(argv, "--kernel", def->kernel);
+	if (def->firmware) {
+		/* UEFI: the domain's own variable store (store.c). */
+		g_autofree char *vars = store_nvram_path(d, def->name);
+		if (!store_nvram_create(d, def->name, error))
+			return NULL;
+		add(argv, "--firmware", def->firmware);
+		add(argv, "--firmware-vars", vars);
+		if (def->boot_order)
+			add(argv, "--boot-order", def->boot_order);
+	}
+	if (def->kernel)
+		add(argv, "--kernel", def->kernel);
 	if (def->initrd)
 		add(argv, "--initrd", def->initrd);
 	if (def->cmdline)

@@ -657,6 +657,219 @@ static int cmd_console(AtollCli *cli)
 	return atoll_cmd_console(cli);
 }
 
+/* ---- host devices for domains: PCI passthrough and USB ------------------- */
+
+static JsonNode *request(AtollCli *cli, const char *method, const char *path,
+			 JsonNode *body, GError **error)
+{
+	return atoll_client_request(cli->client, method, path, body, NULL, error);
+}
+
+static JsonNode *one_member_body(const char *key, const char *value)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, key, value);
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* A preflight result's first failed check, as the listing's summary. */
+static void flatten_preflight(JsonArray *devs)
+{
+	for (guint i = 0; devs && i < json_array_get_length(devs); i++) {
+		JsonObject *o = json_array_get_object_element(devs, i);
+		JsonObject *pf = json_obj(o, "preflight");
+		if (!o || !pf)
+			continue;
+		const char *v = atoll_json_bool(pf, "passed", FALSE) ? "ok" : "FAIL";
+		JsonNode *checks = json_object_get_member(pf, "checks");
+		JsonArray *a = checks && JSON_NODE_HOLDS_ARRAY(checks) ? json_node_get_array(checks) : NULL;
+		for (guint j = 0; a && j < json_array_get_length(a); j++) {
+			JsonObject *c = json_array_get_object_element(a, j);
+			if (!g_strcmp0(atoll_json_str(c, "result"), "fail")) {
+				g_autofree char *t = g_strdup_printf("FAIL (%s)", atoll_json_str(c, "check"));
+				json_object_set_string_member(o, "preflight_text", t);
+				break;
+			}
+		}
+		if (!json_object_has_member(o, "preflight_text"))
+			json_object_set_string_member(o, "preflight_text", v);
+	}
+}
+
+static int cmd_pci_list(AtollCli *cli)
+{
+	static const Column cols[] = {
+		{ "Address", 12, { "address" } },
+		{ "IOMMU", 5, { "iommu_group" } },
+		{ "Class", 8, { "class" } },
+		{ "ID", 9, { "id" } },
+		{ "Driver", 14, { "driver" } },
+		{ "Preflight", 18, { "preflight_text" } },
+		{ "Used by", 0, { "used_by" } },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = request(cli, "GET", "/v1/host/pci", NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	JsonArray *a = atoll_client_reply_array(reply, "devices");
+	if (!cli->json) {
+		flatten_preflight(a);
+		for (guint i = 0; a && i < json_array_get_length(a); i++) {
+			JsonObject *o = json_array_get_object_element(a, i);
+			const char *v = atoll_json_str(o, "vendor_id"), *d = atoll_json_str(o, "device_id");
+			g_autofree char *id = g_strdup_printf("%s:%s", v && strlen(v) > 2 ? v + 2 : "?",
+							      d && strlen(d) > 2 ? d + 2 : "?");
+			json_object_set_string_member(o, "id", id);
+		}
+	}
+	return print_table(cli, reply, "devices", cols, G_N_ELEMENTS(cols));
+}
+
+static int cmd_pci_assignable_list(AtollCli *cli)
+{
+	static const Column cols[] = {
+		{ "Address", 12, { "address" } },
+		{ "IOMMU", 5, { "iommu_group" } },
+		{ "Driver", 10, { "driver" } },
+		{ "Original driver", 16, { "original_driver" } },
+		{ "Used by", 0, { "used_by" } },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = request(cli, "GET", "/v1/host/pci/assignable", NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	return print_table(cli, reply, "devices", cols, G_N_ELEMENTS(cols));
+}
+
+/* "  0000:01:00.0  vfio-pci  (was nouveau)" per device of the group. */
+static void print_group(AtollCli *cli, JsonNode *reply, gboolean added)
+{
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	JsonNode *devs = o ? json_object_get_member(o, "devices") : NULL;
+	JsonArray *a = devs && JSON_NODE_HOLDS_ARRAY(devs) ? json_node_get_array(devs) : NULL;
+	fprintf(cli->io->out, "IOMMU group %" G_GINT64_FORMAT " of %s %s:\n",
+		atoll_json_int(o, "iommu_group", -1), atoll_json_str(o, "address"),
+		added ? "is bound to vfio-pci" : "has its drivers back");
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *d = json_array_get_object_element(a, i);
+		const char *drv = atoll_json_str(d, "driver");
+		const char *orig = atoll_json_str(d, "original_driver");
+		fprintf(cli->io->out, "  %s  %s", atoll_json_str(d, "address"),
+			drv ? drv : "(no driver)");
+		if (added && orig)
+			fprintf(cli->io->out, "  (was %s)", orig);
+		fputc('\n', cli->io->out);
+	}
+}
+
+static int cmd_pci_assignable_add(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) body = one_member_body("address", atoll_cli_arg(cli, 0));
+	g_autoptr(JsonNode) reply = request(cli, "POST", "/v1/host/pci/assignable", body, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	print_group(cli, reply, TRUE);
+	return ATOLL_EXIT_OK;
+}
+
+static int cmd_pci_assignable_remove(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *esc = g_uri_escape_string(atoll_cli_arg(cli, 0), ":", FALSE);
+	g_autofree char *path = g_strdup_printf("/v1/host/pci/assignable/%s", esc);
+	g_autoptr(JsonNode) reply = request(cli, "DELETE", path, NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	print_group(cli, reply, FALSE);
+	return ATOLL_EXIT_OK;
+}
+
+/* One line per check; exit 1 when a check failed. */
+static int cmd_pci_preflight(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *esc = g_uri_escape_string(atoll_cli_arg(cli, 0), ":", FALSE);
+	g_autofree char *path = g_strdup_printf("/v1/host/pci/%s/preflight%s", esc,
+		atoll_cli_flag(cli, "--force") ? "?force=true" : "");
+	g_autoptr(JsonNode) reply = request(cli, "GET", path, NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	gboolean passed = atoll_json_bool(o, "passed", FALSE);
+	if (cli->json) {
+		atoll_cli_print_json(cli, reply);
+		return passed ? ATOLL_EXIT_OK : ATOLL_EXIT_ERROR;
+	}
+	JsonNode *checks = o ? json_object_get_member(o, "checks") : NULL;
+	JsonArray *a = checks && JSON_NODE_HOLDS_ARRAY(checks) ? json_node_get_array(checks) : NULL;
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *c = json_array_get_object_element(a, i);
+		const char *r = atoll_json_str(c, "result");
+		fprintf(cli->io->out, "%-4s  %-8s  %s\n",
+			!g_strcmp0(r, "fail") ? "FAIL" : !g_strcmp0(r, "warn") ? "warn" : "ok",
+			atoll_json_str(c, "check"), atoll_json_str(c, "message"));
+	}
+	if (passed) {
+		fprintf(cli->io->out, "%s can be passed through.\n", atoll_json_str(o, "address"));
+		return ATOLL_EXIT_OK;
+	}
+	fprintf(cli->io->err, "atoll: %s cannot be passed through yet; fix the FAIL "
+		"lines above\n", atoll_json_str(o, "address"));
+	return ATOLL_EXIT_ERROR;
+}
+
+static int cmd_usb_list(AtollCli *cli)
+{
+	static const Column cols[] = {
+		{ "Path", 8, { "path" } },
+		{ "ID", 9, { "id" } },
+		{ "Speed", 6, { "speed" } },
+		{ "Used by", 12, { "used_by" } },
+		{ "Product", 0, { "product", "manufacturer" } },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) reply = request(cli, "GET", "/v1/host/usb", NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	return print_table(cli, reply, "devices", cols, G_N_ELEMENTS(cols));
+}
+
+static int cmd_usb_attach(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	const char *name = atoll_cli_arg(cli, 0), *dev = atoll_cli_arg(cli, 1);
+	g_autofree char *path = atoll_client_domain_path(name, "/usb");
+	g_autoptr(JsonNode) body = one_member_body("host", dev);
+	g_autoptr(JsonNode) reply = request(cli, "POST", path, body, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+	gint64 port = atoll_json_int(o, "port", -1);
+	if (port >= 0)
+		fprintf(cli->io->out, "Attached %s to %s (guest USB port %" G_GINT64_FORMAT ").\n",
+			dev, name, port);
+	else
+		fprintf(cli->io->out, "Attached %s to %s.\n", dev, name);
+	return ATOLL_EXIT_OK;
+}
+
+static int cmd_usb_detach(AtollCli *cli)
+{
+	g_autoptr(GError) error = NULL;
+	const char *name = atoll_cli_arg(cli, 0), *dev = atoll_cli_arg(cli, 1);
+	g_autofree char *esc = g_uri_escape_string(dev, ":", FALSE);
+	g_autofree char *suffix = g_strdup_printf("/usb/%s", esc);
+	g_autofree char *path = atoll_client_domain_path(name, suffix);
+	g_autoptr(JsonNode) reply = request(cli, "DELETE", path, NULL, &error);
+	if (!reply)
+		return atoll_cli_fail(cli, error);
+	fprintf(cli->io->out, "Detached %s from %s.\n", dev, name);
+	return ATOLL_EXIT_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef struct {
@@ -699,6 +912,22 @@ static const Command commands[] = {
 	  "list host PCI/USB devices with their IOMMU groups" },
 	{ "import-libvirt", "URI DOMAIN [NEWNAME]", 2, 3, TRUE, NULL, cmd_import_libvirt,
 	  "define a domain from a libvirt domain" },
+	{ "pci-list", "", 0, 0, TRUE, NULL, cmd_pci_list,
+	  "host PCI devices with IOMMU groups, preflight and user" },
+	{ "pci-preflight", "[--force] BDF", 1, 1, TRUE, "--force", cmd_pci_preflight,
+	  "can this PCI device be passed through? (exit 1 if not)" },
+	{ "pci-assignable-list", "", 0, 0, TRUE, NULL, cmd_pci_assignable_list,
+	  "PCI devices bound to vfio-pci/pci-stub" },
+	{ "pci-assignable-add", "BDF", 1, 1, FALSE, NULL, cmd_pci_assignable_add,
+	  "bind a device's IOMMU group to vfio-pci" },
+	{ "pci-assignable-remove", "BDF", 1, 1, FALSE, NULL, cmd_pci_assignable_remove,
+	  "give a device's IOMMU group its drivers back" },
+	{ "usb-list", "", 0, 0, TRUE, NULL, cmd_usb_list,
+	  "host USB devices and which domain has them" },
+	{ "usb-attach", "NAME DEV", 2, 2, FALSE, NULL, cmd_usb_attach,
+	  "hot-plug host USB device DEV (VID:PID or BUS-PORT) into a running domain" },
+	{ "usb-detach", "NAME DEV", 2, 2, FALSE, NULL, cmd_usb_detach,
+	  "hot-unplug a USB device from a domain" },
 };
 
 static void print_usage(FILE *f)
@@ -708,7 +937,7 @@ static void print_usage(FILE *f)
 		fprintf(f, "  %-15s %-28s %s\n", commands[i].name, commands[i].synopsis,
 			commands[i].help);
 	fprintf(f, "\n--json prints atolld's JSON (list, info, network-list, device-list,\n"
-		"import-libvirt).  Exit codes: 0 ok, 1 error, 2 usage, 3 atolld unreachable,\n"
+		"import-libvirt, pci-list, pci-preflight, pci-assignable-list, usb-list).  Exit codes: 0 ok, 1 error, 2 usage, 3 atolld unreachable,\n"
 		"4 not found, 5 conflict.  See docs/cli.md.\n");
 }
 

@@ -731,6 +731,36 @@ static gboolean map_one_vif(Mapper *m, const XlValue *v, int idx, JsonArray *nic
 	return TRUE;
 }
 
+/* ---- pci specs: "[DDDD:]BB:DD.F[@VSLOT][,KEY=VALUE...]" ---- */
+
+static gboolean map_one_pci(Mapper *m, const XlValue *v, int idx, JsonArray *pci,
+			    GError **error)
+{
+	if (v->type != XL_STRING)
+		return map_fail(m, v->line, error, "pci[%d] must be a \"string\"", idx);
+	g_auto(GStrv) parts = g_strsplit(v->text, ",", -1);
+	g_autofree char *bdf = g_strdup(g_strstrip(parts[0]));
+	char *at = strchr(bdf, '@');
+	if (at) {
+		note(m, "pci[%d]: ignoring the guest slot '%s' (Atoll places devices itself)",
+		     idx, at + 1);
+		*at = '\0';
+	}
+	if (!*bdf || strchr(bdf, '*'))
+		return map_fail(m, v->line, error, "pci[%d]: '%s' is not one PCI function; "
+				"list each function (01:00.0, 01:00.1) separately", idx, v->text);
+	for (int i = 1; parts[i]; i++) {
+		char *tok = g_strstrip(parts[i]);
+		if (*tok)
+			note(m, "pci[%d]: ignoring '%s' (not used by Atoll)", idx, tok);
+	}
+	/* atolld checks the address and the other functions of the device */
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, "host", bdf);
+	json_array_add_object_element(pci, o);
+	return TRUE;
+}
+
 /* ---- on_* actions ---- */
 
 static gboolean map_action(Mapper *m, const char *key, GError **error)
@@ -767,7 +797,7 @@ static gboolean map_action(Mapper *m, const char *key, GError **error)
 
 static const char *const mapped_keys[] = {
 	"name", "memory", "vcpus", "kernel", "ramdisk", "cmdline", "root", "extra",
-	"disk", "vif", "on_poweroff", "on_reboot", "on_crash", NULL
+	"disk", "vif", "pci", "on_poweroff", "on_reboot", "on_crash", NULL
 };
 
 static void note_ignored(Mapper *m)
@@ -811,6 +841,7 @@ JsonNode *xlcfg_to_definition(const XlConfig *cfg, GHashTable *bridges,
 		map_cmdline(&m, error) &&
 		map_list(&m, "disk", "disks", map_one_disk, error) &&
 		map_list(&m, "vif", "nics", map_one_vif, error) &&
+		map_list(&m, "pci", "pci", map_one_pci, error) &&
 		map_action(&m, "on_poweroff", error) &&
 		map_action(&m, "on_reboot", error) &&
 		map_action(&m, "on_crash", error);

@@ -109,6 +109,16 @@ JsonNode *atoll_client_import_libvirt(AtollClient *client, const char *uri,
 				      const char *domain, const char *new_name,
 				      GError **error);
 
+/* POST /v1/domains/NAME/clone: the 202 reply ({name, source, total_bytes,
+ * copies}); the copy goes on in atolld, reported by "clone-progress",
+ * then "clone-done" or "clone-failed" events. */
+JsonNode *atoll_client_clone(AtollClient *client, const char *name,
+			     const char *new_name, GError **error);
+/* POST /v1/images: a new sparse raw image @file_name ("web.img") in
+ * atolld's image directory; the reply has its "path". */
+JsonNode *atoll_client_create_image(AtollClient *client, const char *file_name,
+				    guint64 size_mib, GError **error);
+
 /* The array in a list reply: the reply itself when it is an array, else
  * its member `member` ({"domains": [...]}).  NULL if neither. */
 JsonArray *atoll_client_reply_array(JsonNode *reply, const char *member);

@@ -522,6 +522,33 @@ JsonNode *atoll_client_import_libvirt(AtollClient *client, const char *uri,
 				    NULL, error);
 }
 
+JsonNode *atoll_client_clone(AtollClient *client, const char *name,
+			     const char *new_name, GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "new_name");
+	json_builder_add_string_value(b, new_name);
+	json_builder_end_object(b);
+	g_autoptr(JsonNode) body = json_builder_get_root(b);
+	g_autofree char *path = atoll_client_domain_path(name, "/clone");
+	return atoll_client_request(client, "POST", path, body, NULL, error);
+}
+
+JsonNode *atoll_client_create_image(AtollClient *client, const char *file_name,
+				    guint64 size_mib, GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "name");
+	json_builder_add_string_value(b, file_name);
+	json_builder_set_member_name(b, "size_mib");
+	json_builder_add_int_value(b, (gint64)size_mib);
+	json_builder_end_object(b);
+	g_autoptr(JsonNode) body = json_builder_get_root(b);
+	return atoll_client_request(client, "POST", "/v1/images", body, NULL, error);
+}
+
 JsonArray *atoll_client_reply_array(JsonNode *reply, const char *member)
 {
 	if (!reply)

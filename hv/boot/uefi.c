@@ -183,9 +183,9 @@ static int add_e820(struct fw_cfg *fw, const struct guest_memory *mem)
 	unsigned n = 0;
 	const struct { uint64_t base, len; uint32_t type; } ent[] = {
 		{ 0, mem->low_size, 1 },
-		{ GUEST_HIGH_RAM_BASE, mem->high_size, 1 },
 		/* KVM's identity map and TSS pages (vm.c). */
 		{ 0xfeffc000ULL, 0x4000, 2 },
+		{ GUEST_HIGH_RAM_BASE, mem->high_size, 1 },
 	};
 	for (unsigned i = 0; i < 3; i++) {
 		if (!ent[i].len)

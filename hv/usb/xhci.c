@@ -639,10 +639,20 @@ void xhci_kick(struct xhci *x)
 	xhci_cancel_orphans(x);
 	for (int i = 0; i < XHCI_NUM_PORTS; i++) {
 		struct xhci_port *p = &x->ports[i];
+		struct usb_device *dev = p->dev;
 		if (!p->reset_pending)
 			continue;
-		if (p->dev && p->dev->ops->reset)
-			p->dev->ops->reset(p->dev);
+		if (dev && dev->ops->reset) {
+			/* A real device's reset blocks (the host re-enumerates
+			 * it): not with the lock vCPUs need for registers.
+			 * Attach and detach only run on this thread, so dev
+			 * stays; a controller reset meanwhile cancels this one. */
+			pthread_mutex_unlock(&x->lock);
+			dev->ops->reset(dev);
+			pthread_mutex_lock(&x->lock);
+			if (!p->reset_pending || p->dev != dev)
+				continue;
+		}
 		port_reset_done(x, i + 1);
 	}
 	xhci_handle_done(x);
@@ -660,6 +670,8 @@ void xhci_kick(struct xhci *x)
 					xhci_ep_kick(x, s, d);
 		}
 	}
+	/* Commands above may have stopped endpoints. */
+	xhci_cancel_orphans(x);
 	pthread_mutex_unlock(&x->lock);
 }
 
@@ -719,8 +731,13 @@ void xhci_detach(struct xhci *x, struct usb_device *d)
 	d->hcd = NULL;
 	d->port = 0;
 	log_info("xhci: %s disconnected from root port %d", d->name, port);
+	/* destroy may wait for the host to hand transfers back: not with the
+	 * lock vCPUs need.  Nothing reaches d any more (this thread owns
+	 * attach, detach and submits). */
+	pthread_mutex_unlock(&x->lock);
 	if (d->ops->destroy)
 		d->ops->destroy(d);
+	pthread_mutex_lock(&x->lock);
 	/* Packets the device never completed die with it. */
 	for (struct xhci_xfer *xf = x->xfers, *next; xf; xf = next) {
 		next = xf->next_all;

@@ -11,6 +11,7 @@
 
 #include "atoll-client.h"
 #include "atoll-manager-application.h"
+#include "atoll-manager-devices.h"
 #include "atoll-manager-domain-details.h"
 #include "atoll-manager-graph.h"
 #include "atoll-manager-new-domain.h"
@@ -194,6 +195,13 @@ static gboolean def_loaded(gpointer details)
 {
 	JsonNode *def = atoll_manager_domain_details_get_definition(details);
 	return def && g_strcmp0(atoll_json_string(def, "name", NULL), "db") == 0;
+}
+
+static gboolean def_loaded_named(gpointer name)
+{
+	JsonNode *def = atoll_manager_domain_details_get_definition(
+		ATOLL_MANAGER_DOMAIN_DETAILS(atoll_manager_window_get_details(win)));
+	return def && g_strcmp0(atoll_json_string(def, "name", NULL), name) == 0;
 }
 
 static gboolean memory_is_768(gpointer data)
@@ -780,6 +788,224 @@ static void test_ssh_hosts(void)
 	test_server_free(sshd);
 }
 
+/* ---- clone, new disks, undo ---- */
+
+static gboolean clone_selected(gpointer name)
+{
+	return g_strcmp0(atoll_manager_window_get_selected(win), name) == 0;
+}
+
+static gboolean toast_has(gpointer text)
+{
+	const char *t = atoll_manager_window_get_last_toast(win);
+	return t && strstr(t, text);
+}
+
+static AdwMessageDialog *find_message_dialog(void)
+{
+	GListModel *tops = gtk_window_get_toplevels();
+	for (guint i = 0; i < g_list_model_get_n_items(tops); i++) {
+		g_autoptr(GObject) w = g_list_model_get_item(tops, i);
+		if (ADW_IS_MESSAGE_DIALOG(w) && gtk_widget_get_visible(GTK_WIDGET(w)))
+			return ADW_MESSAGE_DIALOG(w);
+	}
+	return NULL;
+}
+
+static void test_clone(void)
+{
+	/* A 64 MiB image with two written MiB: the copy must carry them and
+	 * stay sparse. */
+	g_autofree char *img = g_build_filename(harness_tmpdir(), "src.img", NULL);
+	FILE *f = fopen(img, "w");
+	g_assert_nonnull(f);
+	g_autofree guint8 *mib = g_malloc(1024 * 1024);
+	for (int i = 0; i < 1024 * 1024; i++)
+		mib[i] = (guint8)(i * 7 + 1);
+	g_assert_cmpint(fwrite(mib, 1, 1024 * 1024, f), ==, 1024 * 1024);
+	g_assert_cmpint(fseek(f, 32 * 1024 * 1024, SEEK_SET), ==, 0);
+	g_assert_cmpint(fwrite(mib, 1, 1024 * 1024, f), ==, 1024 * 1024);
+	g_assert_cmpint(ftruncate(fileno(f), 64 * 1024 * 1024), ==, 0);
+	fclose(f);
+	g_autofree char *json = g_strdup_printf(
+		"{\"name\": \"src\", \"memory_mib\": 256, \"vcpus\": 1, \"kernel\": \"%s\", "
+		"\"disks\": [{\"path\": \"%s\"}], \"nics\": [{\"type\": \"isolated\"}], "
+		"\"label\": \"#1c71d8\"}", kernel_path, img);
+	g_autoptr(JsonNode) def = json_from_string(json, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) r = atoll_client_define(api, def, &error);
+	g_assert_no_error(error);
+	g_assert_true(harness_wait(row_present, "src", 3000));
+
+	guint before = atoll_manager_window_get_clone_events(win);
+	atoll_manager_window_clone(win, "src", "src-copy");
+	g_assert_true(harness_wait(clone_selected, "src-copy", 20000));
+	g_assert_cmpuint(atoll_manager_window_get_clone_events(win), >, before);
+	g_assert_true(harness_wait(toast_has, "is ready", 3000));
+
+	g_autoptr(JsonNode) copy = get_def("src-copy");
+	g_autofree char *want = g_build_filename(state_dir, "images", "src-copy.img", NULL);
+	JsonArray *disks = json_object_get_array_member(json_node_get_object(copy), "disks");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(disks, 0), "path", NULL), ==, want);
+	JsonArray *nics = json_object_get_array_member(json_node_get_object(copy), "nics");
+	g_autoptr(JsonNode) orig = get_def("src");
+	JsonArray *onics = json_object_get_array_member(json_node_get_object(orig), "nics");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(nics, 0), "mac", NULL), !=,
+			atoll_json_string(json_array_get_element(onics, 0), "mac", NULL));
+	g_autofree char *a = NULL, *b = NULL;
+	gsize na, nb;
+	g_assert_true(g_file_get_contents(img, &a, &na, NULL));
+	g_assert_true(g_file_get_contents(want, &b, &nb, NULL));
+	g_assert_cmpuint(na, ==, nb);
+	g_assert_true(memcmp(a, b, na) == 0);
+	GStatBuf st;
+	g_assert_cmpint(g_stat(want, &st), ==, 0);
+	g_assert_cmpint((gint64)st.st_blocks * 512, <=, 4 * 1024 * 1024);
+
+	/* What atolld refuses, by field: it writes only under its image
+	 * directory, with names it checks. */
+	g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
+	g_assert_null(atoll_client_clone(api, "src", "../x", &e1));
+	g_assert_cmpstr(atoll_client_error_get_field(e1), ==, "new_name");
+	g_assert_null(atoll_client_create_image(api, "../evil.img", 1, &e2));
+	g_assert_cmpstr(atoll_client_error_get_field(e2), ==, "name");
+	g_assert_null(atoll_client_create_image(api, "ok.img", 0, &e3));
+	g_assert_cmpstr(atoll_client_error_get_field(e3), ==, "size_mib");
+
+	/* A name that exists: atolld's 409 in a toast. */
+	atoll_manager_window_clone(win, "src", "src-copy");
+	g_assert_true(harness_wait(toast_has, "already exists", 5000));
+	g_assert_nonnull(strstr(atoll_manager_window_get_last_toast(win), "Could not clone"));
+
+	/* Delete the copy, keeping its disk: the toast undoes it. */
+	GtkWidget *details = atoll_manager_window_get_details(win);
+	g_assert_true(harness_wait(def_loaded_named, "src-copy", 3000));
+	(void)details;
+	g_assert_true(g_action_group_get_action_enabled(G_ACTION_GROUP(win), "delete"));
+	g_action_group_activate_action(G_ACTION_GROUP(win), "delete", NULL);
+	AdwMessageDialog *dialog = find_message_dialog();
+	g_assert_nonnull(dialog);
+	adw_message_dialog_response(dialog, "delete");
+	/* A click closes it after the response; the call alone does not. */
+	gtk_window_destroy(GTK_WINDOW(dialog));
+	g_assert_true(harness_wait(row_absent, "src-copy", 5000));
+	g_assert_true(harness_wait(toast_has, "deleted", 3000));
+	g_assert_true(g_file_test(want, G_FILE_TEST_EXISTS));
+	harness_spin(300);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-undo-delete");
+	g_assert_nonnull(shot);
+	g_action_group_activate_action(G_ACTION_GROUP(win), "undo-delete", NULL);
+	g_assert_true(harness_wait(row_present, "src-copy", 5000));
+	g_autoptr(JsonNode) back = get_def("src-copy");
+	disks = json_object_get_array_member(json_node_get_object(back), "disks");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(disks, 0), "path", NULL), ==, want);
+	g_assert_true(harness_wait(toast_has, "restored", 3000));
+}
+
+static void test_assistant_new_disk(void)
+{
+	GtkWindow *dialog = atoll_manager_window_new_domain(win);
+	AtollManagerNewDomain *nd = ATOLL_MANAGER_NEW_DOMAIN(dialog);
+	GType t = ATOLL_TYPE_MANAGER_NEW_DOMAIN;
+	g_assert_true(harness_wait(networks_loaded, nd, 5000));
+	gtk_editable_set_text(GTK_EDITABLE(child(nd, t, "name_entry")), "fresh");
+	gtk_editable_set_text(GTK_EDITABLE(child(nd, t, "kernel_entry")), kernel_path);
+	adw_combo_row_set_selected(ADW_COMBO_ROW(child(nd, t, "boot_row")), 2);
+	g_assert_true(gtk_widget_get_visible(child(nd, t, "new_disk_row")));
+	g_assert_false(gtk_widget_get_visible(child(nd, t, "disk_row")));
+	/* Alpine: small memory and disk, its root= line. */
+	adw_combo_row_set_selected(ADW_COMBO_ROW(child(nd, t, "os_row")), 3);
+	GtkSpinButton *size = GTK_SPIN_BUTTON(child(nd, t, "disk_size_spin"));
+	g_assert_cmpint(gtk_spin_button_get_value_as_int(size), ==, 2);
+	g_assert_cmpint(gtk_spin_button_get_value_as_int(
+		GTK_SPIN_BUTTON(child(nd, t, "memory_spin"))), ==, 256);
+	g_assert_nonnull(strstr(gtk_editable_get_text(GTK_EDITABLE(child(nd, t, "cmdline_entry"))),
+				"root=/dev/vda"));
+	gtk_spin_button_set_value(size, 3);
+	harness_spin(300);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-assistant-new-disk");
+	g_assert_nonnull(shot);
+	gpointer weak = nd;
+	g_object_add_weak_pointer(G_OBJECT(nd), &weak);
+	g_assert_true(atoll_manager_new_domain_create(nd));
+	g_assert_true(harness_wait(dialog_gone, &weak, 5000));
+	g_assert_true(harness_wait(row_present, "fresh", 3000));
+	g_autoptr(JsonNode) def = get_def("fresh");
+	g_autofree char *want = g_build_filename(state_dir, "images", "fresh.img", NULL);
+	JsonArray *disks = json_object_get_array_member(json_node_get_object(def), "disks");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(disks, 0), "path", NULL), ==, want);
+	g_assert_nonnull(strstr(atoll_json_string(def, "cmdline", ""), "modules=ext4"));
+	GStatBuf st;
+	g_assert_cmpint(g_stat(want, &st), ==, 0);
+	g_assert_cmpint((gint64)st.st_size, ==, 3ll * 1024 * 1024 * 1024);
+	g_assert_cmpint((gint64)st.st_blocks, ==, 0);
+
+	/* The same name again: the image exists, said beside the name. */
+	dialog = atoll_manager_window_new_domain(win);
+	nd = ATOLL_MANAGER_NEW_DOMAIN(dialog);
+	g_assert_true(harness_wait(networks_loaded, nd, 5000));
+	gtk_editable_set_text(GTK_EDITABLE(child(nd, t, "name_entry")), "fresh");
+	gtk_editable_set_text(GTK_EDITABLE(child(nd, t, "kernel_entry")), kernel_path);
+	adw_combo_row_set_selected(ADW_COMBO_ROW(child(nd, t, "boot_row")), 2);
+	AdwActionRow *name_row = ADW_ACTION_ROW(child(nd, t, "name_row"));
+	g_assert_true(atoll_manager_new_domain_create(nd));
+	g_assert_true(harness_wait(row_has_error, name_row, 5000));
+	g_assert_nonnull(strstr(atoll_field_row_get_error(name_row), "exists already"));
+	gtk_window_destroy(dialog);
+}
+
+/* ---- devices tab ---- */
+
+static gboolean devices_settled(gpointer devices)
+{
+	return g_strcmp0(atoll_manager_devices_get_page(devices), "loading") != 0;
+}
+
+/* The real host's PCI and USB lists as atolld gives them (this machine's
+ * sysfs; no IOMMU here, so every preflight fails and says why). */
+static void test_devices(void)
+{
+	g_assert_true(atoll_manager_window_select(win, "db"));
+	GtkWidget *details = atoll_manager_window_get_details(win);
+	g_assert_true(harness_wait(def_loaded, details, 3000));
+	AdwViewStack *stack = ADW_VIEW_STACK(child(details, ATOLL_TYPE_MANAGER_DOMAIN_DETAILS,
+						   "view_stack"));
+	adw_view_stack_set_visible_child_name(stack, "devices");
+	AtollManagerDevices *devices = ATOLL_MANAGER_DEVICES(child(details,
+		ATOLL_TYPE_MANAGER_DOMAIN_DETAILS, "devices"));
+	g_assert_true(harness_wait(devices_settled, devices, 15000));
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) pci = atoll_client_request(api, "GET", "/v1/host/pci", NULL, NULL,
+						       &error);
+	g_assert_no_error(error);
+	JsonArray *list = json_node_get_array(pci);
+	g_assert_cmpstr(atoll_manager_devices_get_page(devices), ==, "list");
+	g_assert_cmpuint(atoll_manager_devices_get_n_pci(devices), ==, json_array_get_length(list));
+	if (json_array_get_length(list) > 0) {
+		JsonNode *first = json_array_get_element(list, 0);
+		const char *addr = atoll_json_string(first, "address", NULL);
+		AdwActionRow *row = atoll_manager_devices_find_row(devices, addr);
+		g_assert_nonnull(row);
+		g_assert_nonnull(strstr(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)),
+					addr));
+		/* The preflight's first failure is on the row. */
+		JsonNode *pf = json_object_get_member(json_node_get_object(first), "preflight");
+		JsonArray *checks = json_object_get_array_member(json_node_get_object(pf), "checks");
+		for (guint i = 0; i < json_array_get_length(checks); i++) {
+			JsonNode *c = json_array_get_element(checks, i);
+			if (g_str_equal(atoll_json_string(c, "result", ""), "fail")) {
+				g_assert_nonnull(strstr(adw_action_row_get_subtitle(row),
+							atoll_json_string(c, "message", "")));
+				break;
+			}
+		}
+	}
+	harness_spin(500);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-devices");
+	g_assert_nonnull(shot);
+	adw_view_stack_set_visible_child_name(stack, "overview");
+}
+
 int main(int argc, char **argv)
 {
 	/* The manager keeps its host list in the user's config: not the
@@ -798,9 +1024,12 @@ int main(int argc, char **argv)
 	g_test_add_func("/manager/settings", test_settings);
 	g_test_add_func("/manager/perf-graphs", test_perf_graphs);
 	g_test_add_func("/manager/thumbnail", test_thumbnail);
+	g_test_add_func("/manager/devices", test_devices);
 	g_test_add_func("/manager/ssh-hosts", test_ssh_hosts);
 	g_test_add_func("/manager/assistant", test_assistant);
 	g_test_add_func("/manager/actions", test_action_states);
+	g_test_add_func("/manager/clone", test_clone);
+	g_test_add_func("/manager/assistant-new-disk", test_assistant_new_disk);
 	int rc = g_test_run();
 	if (win)
 		gtk_window_destroy(GTK_WINDOW(win));

@@ -17,6 +17,12 @@ apt-get update -q
 # dnsmasq and iptables-nft into dom0: libvirt-daemon, libvirt-clients,
 # dnsmasq-base, iptables.  Nothing of them runs on the host itself
 # (libvirt-daemon without -system starts no service).
+# The uefi scenario: Debian's OVMF; sfdisk (fdisk), mkfs.vfat (dosfstools)
+# and mtools build its ESP disk; ImageMagick turns the SPICE screenshot
+# into a PNG; make + gcc build its TEST-ONLY kvm-amd (CR8 workaround,
+# docs/uefi.md) from linux-source-6.1 and the dom0 kernel's headers, which
+# the plug-in fetches itself with apt-get download into the hwsim cache.
 apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static python3 cpio \
-	libvirt-daemon libvirt-clients dnsmasq-base iptables
+	libvirt-daemon libvirt-clients dnsmasq-base iptables \
+	ovmf fdisk dosfstools mtools imagemagick make gcc xz-utils

@@ -2,6 +2,7 @@
  * own thread and main context, on a unix socket in a temporary run dir; the
  * test talks HTTP to it with a libsoup client over that socket. */
 #include "atolld.h"
+#include "pci_sysfs_fixture.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -28,6 +29,7 @@ typedef struct {
 	bool ready;
 	bool global_ctx;   /* serve on the global default context (below) */
 	SoupSession *session;
+	PciSysfs *pci;     /* a sysfs tree for passthrough, or NULL */
 } Fixture;
 
 typedef struct {
@@ -56,6 +58,10 @@ static gpointer server_thread(gpointer data)
 	g_autoptr(GError) err = NULL;
 	f->d = atolld_new(f->state, f->run, f->vmm, &err);
 	g_assert_no_error(err);
+	if (f->pci) {
+		f->d->pci_write_fn = (void *)pci_sysfs_kernel;
+		f->d->pci_write_data = f->pci;
+	}
 	store_load_all(f->d);
 	g_assert_true(api_start(f->d, &err));
 	g_assert_no_error(err);
@@ -514,6 +520,11 @@ static int fake_vmm(int argc, char **argv)
 	if (!control)
 		return 1;
 	spice = spice && g_str_has_prefix(spice, "unix:") ? spice + 5 : NULL;
+	const char *argv_file = getenv("ATOLL_TEST_FAKE_VMM_ARGV");
+	if (argv_file) {
+		g_autofree char *all = g_strjoinv(" ", argv + 1);
+		g_file_set_contents(argv_file, all, -1, NULL);
+	}
 	struct pollfd fds[8] = { { .fd = vmm_listen(control), .events = POLLIN } };
 	int n = 1;
 	for (;;) {
@@ -750,6 +761,245 @@ static void test_libvirt_routes(Fixture *f, gconstpointer data)
 	reply_clear(&r);
 }
 
+/* ---- passthrough: host PCI (a sysfs tree) and USB ---- */
+
+/* Restarts atolld on a fresh sysfs tree (pci_sysfs_fixture.h). */
+static void use_pci_sysfs(Fixture *f, PciSysfs *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	pci_sysfs_set_up(ps, NULL);
+	stop_server(f);
+	g_setenv("ATOLL_SYSFS_ROOT", ps->root, TRUE);
+	f->pci = ps;
+	start_server(f);
+}
+
+static void drop_pci_sysfs(Fixture *f, PciSysfs *ps)
+{
+	stop_server(f);
+	g_unsetenv("ATOLL_SYSFS_ROOT");
+	f->pci = NULL;
+	pci_sysfs_tear_down(ps, NULL);
+	start_server(f);
+}
+
+static JsonObject *find_address(JsonArray *a, const char *bdf)
+{
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		if (!g_strcmp0(json_object_get_string_member(o, "address"), bdf))
+			return o;
+	}
+	return NULL;
+}
+
+static bool has_check(JsonObject *pf, const char *check, const char *result,
+		      const char *text)
+{
+	JsonArray *a = json_object_get_array_member(pf, "checks");
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *c = json_array_get_object_element(a, i);
+		if (!g_strcmp0(json_object_get_string_member(c, "check"), check) &&
+		    !g_strcmp0(json_object_get_string_member(c, "result"), result) &&
+		    (!text || strstr(json_object_get_string_member(c, "message"), text)))
+			return true;
+	}
+	return false;
+}
+
+static void test_host_pci(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	Reply r = { 0 };
+	PciSysfs ps;
+	use_pci_sysfs(f, &ps);
+
+	g_assert_cmpuint(request(f, "GET", "/v1/host/pci", NULL, &r), ==, 200);
+	JsonArray *all = json_node_get_array(r.json);
+	g_assert_cmpuint(json_array_get_length(all), ==, G_N_ELEMENTS(pci_sysfs_devs));
+	JsonObject *nic = find_address(all, "0000:00:06.0");
+	g_assert_nonnull(nic);
+	g_assert_cmpstr(json_object_get_string_member(nic, "driver"), ==, "e1000");
+	g_assert_cmpint(json_object_get_int_member(nic, "iommu_group"), ==, 5);
+	g_assert_true(json_object_get_null_member(nic, "used_by"));
+	JsonObject *pf = json_object_get_object_member(nic, "preflight");
+	g_assert_false(json_object_get_boolean_member(pf, "passed"));
+	g_assert_true(has_check(pf, "group", "fail", "e1000"));
+
+	g_assert_cmpuint(request(f, "GET", "/v1/host/pci/00:06.0/preflight", NULL, &r), ==, 200);
+	g_assert_false(json_object_get_boolean_member(obj(&r), "passed"));
+	g_assert_true(has_check(obj(&r), "group", "fail",
+				"atoll pci-assignable-add 0000:00:06.0"));
+	request(f, "GET", "/v1/host/pci/zz/preflight", NULL, &r);
+	assert_error(&r, 400, "bad-request", NULL);
+	request(f, "GET", "/v1/host/pci/0000:09:00.0/preflight", NULL, &r);
+	assert_error(&r, 404, "not-found", NULL);
+	request(f, "GET", "/v1/host/pci/00:02.0/preflight?force=maybe", NULL, &r);
+	assert_error(&r, 400, "bad-request", "?force");
+	g_assert_cmpuint(request(f, "GET", "/v1/host/pci/00:02.0/preflight?force=true",
+				 NULL, &r), ==, 200);
+	g_assert_true(has_check(obj(&r), "boot-vga", "warn", NULL));
+	request(f, "POST", "/v1/host/pci", NULL, &r);
+	assert_error(&r, 405, "method-not-allowed", NULL);
+	request(f, "GET", "/v1/host/pci/00:06.0/bogus", NULL, &r);
+	assert_error(&r, 404, "not-found", NULL);
+
+	/* make assignable, then release: e1000 comes back */
+	request(f, "POST", "/v1/host/pci/assignable", "{\"addr\":\"00:06.0\"}", &r);
+	assert_error(&r, 400, "bad-request", "address");
+	g_assert_cmpuint(request(f, "POST", "/v1/host/pci/assignable",
+				 "{\"address\":\"00:06.0\"}", &r), ==, 200);
+	JsonObject *dev = json_array_get_object_element(
+		json_object_get_array_member(obj(&r), "devices"), 0);
+	g_assert_cmpstr(json_object_get_string_member(dev, "driver"), ==, "vfio-pci");
+	g_assert_cmpstr(json_object_get_string_member(dev, "original_driver"), ==, "e1000");
+	g_autofree char *now = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(now, ==, "vfio-pci");
+	g_assert_cmpuint(request(f, "GET", "/v1/host/pci/assignable", NULL, &r), ==, 200);
+	JsonObject *listed = find_address(json_node_get_array(r.json), "0000:00:06.0");
+	g_assert_nonnull(listed);
+	g_assert_cmpstr(json_object_get_string_member(listed, "original_driver"), ==, "e1000");
+	g_assert_cmpuint(request(f, "DELETE", "/v1/host/pci/assignable/0000:00:06.0",
+				 NULL, &r), ==, 200);
+	g_autofree char *back = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(back, ==, "e1000");
+
+	/* a bind that fails is rolled back and reported */
+	ps.fail_probe = g_strdup("0000:01:00.1");
+	request(f, "POST", "/v1/host/pci/assignable", "{\"address\":\"01:00.0\"}", &r);
+	assert_error(&r, 500, "host-error", NULL);
+	g_assert_nonnull(strstr(r.text, "did not bind to vfio-pci"));
+	g_autofree char *gpu = pci_sysfs_driver(&ps, "0000:01:00.0");
+	g_assert_cmpstr(gpu, ==, "nouveau");
+
+	/* definitions: functions of one device go together */
+	request(f, "POST", "/v1/domains",
+		DEF("game", ",\"pci\":[{\"host\":\"01:00.0\"}]"), &r);
+	assert_error(&r, 400, "bad-request", "pci[0].host");
+	g_assert_nonnull(strstr(r.text, "0000:01:00.1"));
+	g_assert_cmpuint(request(f, "POST", "/v1/domains",
+		DEF("game", ",\"pci\":[{\"host\":\"01:00.0\",\"rom\":\"/r.rom\"},"
+		    "{\"host\":\"0000:01:00.1\"}]"), &r), ==, 201);
+	JsonArray *pci = json_object_get_array_member(obj(&r), "pci");
+	g_assert_cmpstr(json_object_get_string_member(
+		json_array_get_object_element(pci, 0), "host"), ==, "0000:01:00.0");
+
+	/* USB: this machine's real devices through libusb, if it has any */
+	guint st = request(f, "GET", "/v1/host/usb", NULL, &r);
+	if (st == 200) {
+		JsonArray *usb = json_node_get_array(r.json);
+		for (guint i = 0; i < json_array_get_length(usb); i++) {
+			JsonObject *u = json_array_get_object_element(usb, i);
+			g_assert_true(json_object_has_member(u, "used_by"));
+			g_assert_nonnull(json_object_get_string_member(u, "id"));
+		}
+	} else {
+		assert_error(&r, 500, "host-error", NULL);
+		g_assert_nonnull(strstr(r.text, "libusb"));
+	}
+	request(f, "GET", "/v1/host/usb/1-1", NULL, &r);
+	assert_error(&r, 404, "not-found", NULL);
+	reply_clear(&r);
+	drop_pci_sysfs(f, &ps);
+}
+
+#ifdef ATOLLD_HAVE_SUPERVISOR
+static GMainContext *use_fake_vmm(Fixture *f);
+static const char *wait_status(Fixture *f, Reply *r, const char *state);
+
+/* Start binds the definition's devices and hands them to the VMM; a
+ * second domain wanting them is refused by name; stop releases. */
+static void test_passthrough_start(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	Reply r = { 0 };
+	PciSysfs ps;
+	memset(&ps, 0, sizeof(ps));
+	pci_sysfs_set_up(&ps, NULL);
+	g_setenv("ATOLL_SYSFS_ROOT", ps.root, TRUE);
+	f->pci = &ps;
+	g_autofree char *argv_file = g_build_filename(f->dir, "vmm-argv", NULL);
+	g_setenv("ATOLL_TEST_FAKE_VMM_ARGV", argv_file, TRUE);
+	GMainContext *own = use_fake_vmm(f);
+
+	g_assert_cmpuint(request(f, "POST", "/v1/domains", DEF("vm",
+		",\"pci\":[{\"host\":\"00:06.0\"}],\"usb\":[{\"host\":\"46F4:0001\"}]"),
+		&r), ==, 201);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains", DEF("vm2",
+		",\"pci\":[{\"host\":\"0000:00:06.0\"}]"), &r), ==, 201);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains", DEF("vm3",
+		",\"usb\":[{\"host\":\"46f4:0001\"}]"), &r), ==, 201);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/start", NULL, &r), ==, 200);
+	g_autofree char *bound = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(bound, ==, "vfio-pci");
+	wait_status(f, &r, "running");
+	JsonObject *st = json_object_get_object_member(obj(&r), "status");
+	g_assert_cmpstr(json_array_get_string_element(
+		json_object_get_array_member(st, "pci"), 0), ==, "0000:00:06.0");
+	g_autofree char *args = NULL;
+	g_assert_true(g_file_get_contents(argv_file, &args, NULL, NULL));
+	g_assert_nonnull(strstr(args, "--pci host=0000:00:06.0"));
+	g_assert_nonnull(strstr(args, "--usb host=46f4:0001"));
+
+	request(f, "POST", "/v1/domains/vm2/start", NULL, &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "in use by domain vm"));
+	request(f, "POST", "/v1/domains/vm3/start", NULL, &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "in use by domain vm"));
+	request(f, "POST", "/v1/host/pci/assignable", "{\"address\":\"00:06.0\"}", &r);
+	assert_error(&r, 409, "conflict", NULL);
+	request(f, "DELETE", "/v1/host/pci/assignable/00:06.0", NULL, &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "domain vm"));
+
+	/* USB hot-plug through the control socket */
+	request(f, "POST", "/v1/domains/vm2/usb", "{\"host\":\"0627:0001\"}", &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "not running"));
+	request(f, "POST", "/v1/domains/vm/usb", "{\"host\":\"bad\"}", &r);
+	assert_error(&r, 400, "bad-request", "host");
+	request(f, "POST", "/v1/domains/vm/usb", "{\"host\":\"46f4:0001\"}", &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/usb",
+				 "{\"host\":\"0627:0001\"}", &r), ==, 200);
+	g_assert_cmpuint(request(f, "GET", "/v1/domains/vm/usb", NULL, &r), ==, 200);
+	g_assert_cmpuint(json_array_get_length(json_node_get_array(r.json)), ==, 2);
+	g_assert_cmpuint(request(f, "DELETE", "/v1/domains/vm/usb/0627:0001", NULL, &r), ==, 200);
+	request(f, "DELETE", "/v1/domains/vm/usb/0627:0001", NULL, &r);
+	assert_error(&r, 404, "not-found", NULL);
+
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm/destroy", NULL, &r), ==, 200);
+	wait_status(f, &r, "shutoff");
+	st = json_object_get_object_member(obj(&r), "status");
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(st, "pci")), ==, 0);
+	g_autofree char *back = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(back, ==, "e1000");
+	/* now vm2 may have it */
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm2/start", NULL, &r), ==, 200);
+	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm2/destroy", NULL, &r), ==, 200);
+	for (int i = 0; i < 500; i++) {
+		g_autofree char *d = pci_sysfs_driver(&ps, "0000:00:06.0");
+		if (!g_strcmp0(d, "e1000"))
+			break;
+		g_usleep(20000);
+	}
+
+	reply_clear(&r);
+	stop_server(f);
+	g_main_context_pop_thread_default(own);
+	g_main_context_unref(own);
+	f->global_ctx = false;
+	f->pci = NULL;
+	g_unsetenv("ATOLL_SYSFS_ROOT");
+	g_unsetenv("ATOLL_TEST_FAKE_VMM_ARGV");
+	g_autofree char *last = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(last, ==, "e1000");
+	pci_sysfs_tear_down(&ps, NULL);
+	start_server(f);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	if (getenv("ATOLL_TEST_FAKE_VMM"))
@@ -774,5 +1024,9 @@ int main(int argc, char **argv)
 	ADD("/api/delete-disks", test_delete_disks);
 	ADD("/api/socket-mode", test_socket_mode);
 	ADD("/api/libvirt-routes", test_libvirt_routes);
+	ADD("/api/host-pci", test_host_pci);
+#ifdef ATOLLD_HAVE_SUPERVISOR
+	ADD("/api/passthrough-start", test_passthrough_start);
+#endif
 	return g_test_run();
 }

@@ -385,6 +385,118 @@ static void test_tables(void)
 	peer_free(p);
 }
 
+/* PCI passthrough and USB commands: the requests they make, what they
+ * print, their exit codes. */
+static void test_passthrough(void)
+{
+	TestPeer *p = peer_new();
+	peer_reply(p, "GET /v1/host/pci/0000:00:06.0/preflight", 200,
+		   "{\"address\": \"0000:00:06.0\", \"passed\": false, \"checks\": ["
+		   "{\"check\": \"iommu\", \"result\": \"ok\", \"message\": \"IOMMU enabled\"},"
+		   "{\"check\": \"group\", \"result\": \"fail\", \"message\": \"bound to e1000\"},"
+		   "{\"check\": \"reset\", \"result\": \"warn\", \"message\": \"no reset\"}]}");
+	peer_reply(p, "GET /v1/host/pci/0000:00:03.0/preflight", 200,
+		   "{\"address\": \"0000:00:03.0\", \"passed\": true, \"checks\": []}");
+	peer_reply(p, "POST /v1/host/pci/assignable", 200,
+		   "{\"address\": \"0000:00:06.0\", \"iommu_group\": 5, \"devices\": ["
+		   "{\"address\": \"0000:00:06.0\", \"driver\": \"vfio-pci\", \"original_driver\": \"e1000\"}]}");
+	peer_reply(p, "DELETE /v1/host/pci/assignable/0000:00:06.0", 200,
+		   "{\"address\": \"0000:00:06.0\", \"iommu_group\": 5, \"devices\": ["
+		   "{\"address\": \"0000:00:06.0\", \"driver\": \"e1000\", \"original_driver\": null}]}");
+	peer_reply(p, "DELETE /v1/host/pci/assignable/0000:00:07.0", 409,
+		   "{\"error\": {\"code\": \"conflict\", \"message\": "
+		   "\"0000:00:07.0 (or its IOMMU group) is in use by domain game\"}}");
+	peer_reply(p, "GET /v1/host/pci/assignable", 200,
+		   "[{\"address\": \"0000:00:06.0\", \"iommu_group\": 5, \"driver\": \"vfio-pci\","
+		   " \"original_driver\": \"e1000\", \"used_by\": null}]");
+	peer_reply(p, "GET /v1/host/pci", 200,
+		   "[{\"address\": \"0000:00:06.0\", \"iommu_group\": 5, \"class\": \"0x020000\","
+		   " \"vendor_id\": \"0x8086\", \"device_id\": \"0x100e\", \"driver\": \"e1000\","
+		   " \"used_by\": null, \"preflight\": {\"passed\": false, \"checks\": ["
+		   "{\"check\": \"group\", \"result\": \"fail\", \"message\": \"x\"}]}}]");
+	peer_reply(p, "GET /v1/host/usb", 200,
+		   "[{\"id\": \"46f4:0001\", \"path\": \"1-1\", \"speed\": \"high\","
+		   " \"product\": \"QEMU USB HARDDRIVE\", \"used_by\": \"vm\"}]");
+	peer_reply(p, "POST /v1/domains/vm/usb", 200, "{\"id\": \"usb0\", \"port\": 2}");
+	peer_reply(p, "DELETE /v1/domains/vm/usb/46f4:0001", 200, "{}");
+	peer_reply(p, "DELETE /v1/domains/other/usb/46f4:0001", 404,
+		   "{\"error\": {\"code\": \"not-found\", \"message\": "
+		   "\"46f4:0001 is not attached to domain other\"}}");
+
+	Run r = RUN(p, "pci-preflight", "0000:00:06.0");
+	g_assert_cmpint(r.rc, ==, 1);
+	g_assert_cmpstr(r.out, ==,
+		"ok    iommu     IOMMU enabled\n"
+		"FAIL  group     bound to e1000\n"
+		"warn  reset     no reset\n");
+	g_assert_nonnull(strstr(r.err, "cannot be passed through"));
+	run_clear(&r);
+	r = RUN(p, "pci-preflight", "--force", "0000:00:03.0");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, "0000:00:03.0 can be passed through.\n");
+	run_clear(&r);
+	r = RUN(p, "pci-assignable-add", "0000:00:06.0");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, "IOMMU group 5 of 0000:00:06.0 is bound to vfio-pci:\n"
+			"  0000:00:06.0  vfio-pci  (was e1000)\n");
+	run_clear(&r);
+	r = RUN(p, "pci-assignable-remove", "0000:00:06.0");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, "IOMMU group 5 of 0000:00:06.0 has its drivers back:\n"
+			"  0000:00:06.0  e1000\n");
+	run_clear(&r);
+	r = RUN(p, "pci-assignable-remove", "0000:00:07.0");
+	g_assert_cmpint(r.rc, ==, 5);
+	g_assert_nonnull(strstr(r.err, "in use by domain game"));
+	run_clear(&r);
+	r = RUN(p, "pci-assignable-list");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==,
+		"Address      IOMMU Driver     Original driver  Used by\n"
+		"0000:00:06.0 5     vfio-pci   e1000            -\n");
+	run_clear(&r);
+	r = RUN(p, "pci-list");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==,
+		"Address      IOMMU Class    ID        Driver         Preflight          Used by\n"
+		"0000:00:06.0 5     0x020000 8086:100e e1000          FAIL (group)       -\n");
+	run_clear(&r);
+	r = RUN(p, "usb-list");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==,
+		"Path     ID        Speed  Used by      Product\n"
+		"1-1      46f4:0001 high   vm           QEMU USB HARDDRIVE\n");
+	run_clear(&r);
+	r = RUN(p, "usb-attach", "vm", "46f4:0001");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, "Attached 46f4:0001 to vm (guest USB port 2).\n");
+	run_clear(&r);
+	r = RUN(p, "usb-detach", "vm", "46f4:0001");
+	g_assert_cmpint(r.rc, ==, 0);
+	g_assert_cmpstr(r.out, ==, "Detached 46f4:0001 from vm.\n");
+	run_clear(&r);
+	r = RUN(p, "usb-detach", "other", "46f4:0001");
+	g_assert_cmpint(r.rc, ==, 4);
+	run_clear(&r);
+	r = RUN(p, "usb-attach", "vm");
+	g_assert_cmpint(r.rc, ==, 2);
+	run_clear(&r);
+	g_autofree char *log = peer_take_log(p);
+	g_assert_cmpstr(log, ==,
+		"GET /v1/host/pci/0000:00:06.0/preflight \n"
+		"GET /v1/host/pci/0000:00:03.0/preflight?force=true \n"
+		"POST /v1/host/pci/assignable {\"address\":\"0000:00:06.0\"}\n"
+		"DELETE /v1/host/pci/assignable/0000:00:06.0 \n"
+		"DELETE /v1/host/pci/assignable/0000:00:07.0 \n"
+		"GET /v1/host/pci/assignable \n"
+		"GET /v1/host/pci \n"
+		"GET /v1/host/usb \n"
+		"POST /v1/domains/vm/usb {\"host\":\"46f4:0001\"}\n"
+		"DELETE /v1/domains/vm/usb/46f4:0001 \n"
+		"DELETE /v1/domains/other/usb/46f4:0001 \n");
+	peer_free(p);
+}
+
 static void test_shutdown_wait_event(void)
 {
 	TestPeer *p = peer_new();
@@ -639,6 +751,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cli/undefine-import", test_undefine_and_import);
 	g_test_add_func("/cli/info", test_info);
 	g_test_add_func("/cli/tables", test_tables);
+	g_test_add_func("/cli/passthrough", test_passthrough);
 	g_test_add_func("/cli/shutdown/wait-event", test_shutdown_wait_event);
 	g_test_add_func("/cli/shutdown/wait-poll", test_shutdown_wait_poll);
 	g_test_add_func("/cli/console", test_console);

@@ -88,6 +88,46 @@ static void test_defaults(void)
 	g_assert_cmpstr(g, ==, "{\"type\":\"none\"}");
 }
 
+static void test_passthrough(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(DomainDef) def = def_from(
+		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"pci\":[{\"host\":\"1:0.0\",\"rom\":\"/roms/gpu.rom\"},{\"host\":\"01:00.1\"}],"
+		"\"usb\":[{\"host\":\"046D:C52B\"},{\"host\":\"1-4.2\"}]}", &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(def->pci->len, ==, 2);
+	PciDef *p0 = g_ptr_array_index(def->pci, 0), *p1 = g_ptr_array_index(def->pci, 1);
+	g_assert_cmpstr(p0->host, ==, "0000:01:00.0");   /* normalised */
+	g_assert_cmpstr(p0->rom, ==, "/roms/gpu.rom");
+	g_assert_cmpstr(p1->host, ==, "0000:01:00.1");
+	g_assert_null(p1->rom);
+	g_assert_cmpuint(def->usb->len, ==, 2);
+	g_assert_cmpstr(((UsbDef *)g_ptr_array_index(def->usb, 0))->host, ==, "046d:c52b");
+	g_assert_cmpstr(((UsbDef *)g_ptr_array_index(def->usb, 1))->host, ==, "1-4.2");
+	g_autoptr(JsonNode) out = domain_def_to_json(def);
+	g_autofree char *pci = json_to_string(
+		json_object_get_member(json_node_get_object(out), "pci"), FALSE);
+	g_assert_cmpstr(pci, ==, "[{\"host\":\"0000:01:00.0\",\"rom\":\"/roms/gpu.rom\"},"
+			"{\"host\":\"0000:01:00.1\"}]");
+	g_autofree char *usb = json_to_string(
+		json_object_get_member(json_node_get_object(out), "usb"), FALSE);
+	g_assert_cmpstr(usb, ==, "[{\"host\":\"046d:c52b\"},{\"host\":\"1-4.2\"}]");
+	/* round trip */
+	g_autoptr(DomainDef) again = domain_def_from_json(out, &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(again->pci->len, ==, 2);
+
+	/* none given: none written */
+	g_autoptr(DomainDef) plain = def_from(
+		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"pci\":[],\"usb\":[]}", &err);
+	g_assert_no_error(err);
+	g_autoptr(JsonNode) pout = domain_def_to_json(plain);
+	g_assert_false(json_object_has_member(json_node_get_object(pout), "pci"));
+	g_assert_false(json_object_has_member(json_node_get_object(pout), "usb"));
+}
+
 static void test_graphics(void)
 {
 	g_autoptr(GError) err = NULL;
@@ -201,6 +241,25 @@ static const BadCase bad_cases[] = {
 	  "\"graphics\":{\"type\":\"none\",\"gpu\":\"virtio\"}}", "graphics.gpu" },
 	{ "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
 	  "\"graphics\":{\"type\":\"spice\",\"port\":5900}}", "graphics.port" },
+#define PT(x) "{\"name\":\"a\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\"," x "}"
+	{ PT("\"pci\":{\"host\":\"01:00.0\"}"), "pci" },
+	{ PT("\"pci\":[\"01:00.0\"]"), "pci[0]" },
+	{ PT("\"pci\":[{}]"), "pci[0].host" },
+	{ PT("\"pci\":[{\"host\":\"01:00\"}]"), "pci[0].host" },
+	{ PT("\"pci\":[{\"host\":\"00:20.0\"}]"), "pci[0].host" },
+	{ PT("\"pci\":[{\"host\":\"01:00.0\",\"rom\":\"gpu.rom\"}]"), "pci[0].rom" },
+	{ PT("\"pci\":[{\"host\":\"01:00.0\",\"bar\":1}]"), "pci[0].bar" },
+	{ PT("\"pci\":[{\"host\":\"01:00.0\"},{\"host\":\"0000:01:00.0\"}]"), "pci[1].host" },
+	{ PT("\"pci\":[{\"host\":\"0:0.0\"},{\"host\":\"0:0.1\"},{\"host\":\"0:0.2\"},"
+	     "{\"host\":\"0:0.3\"},{\"host\":\"0:0.4\"},{\"host\":\"0:0.5\"},"
+	     "{\"host\":\"0:0.6\"},{\"host\":\"0:0.7\"},{\"host\":\"0:1.0\"}]"), "pci" },
+	{ PT("\"usb\":[{\"host\":\"046d\"}]"), "usb[0].host" },
+	{ PT("\"usb\":[{\"host\":\"1-0\"}]"), "usb[0].host" },
+	{ PT("\"usb\":[{\"host\":null}]"), "usb[0].host" },
+	{ PT("\"usb\":[{\"host\":\"046d:c52b\",\"port\":2}]"), "usb[0].port" },
+	{ PT("\"usb\":[{\"host\":\"046D:C52B\"},{\"host\":\"046d:c52b\"}]"), "usb[1].host" },
+	{ PT("\"usb\":[1]"), "usb[0]" },
+#undef PT
 };
 
 static void test_bad(gconstpointer data)
@@ -247,6 +306,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/definition/not-object", test_not_object);
 	g_test_add_func("/definition/names", test_names);
 	g_test_add_func("/definition/graphics", test_graphics);
+	g_test_add_func("/definition/passthrough", test_passthrough);
 	for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
 		g_autofree char *path = g_strdup_printf("/definition/bad/%zu-%s", i,
 							bad_cases[i].field);

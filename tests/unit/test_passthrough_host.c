@@ -1,271 +1,23 @@
-/* passthrough/host_pci.c and host_usb.c on a sysfs tree built here in the
- * real layout (bus/pci/devices -> devices/..., iommu_group links, driver
- * links).  The tree's "kernel" is the writer below: it does to the tree
- * what Linux does when driver_override, unbind, bind and drivers_probe are
- * written, and can be told to refuse a probe.  The real sysfs and VFIO are
- * exercised by the hwsim scenario pcihost. */
+/* passthrough/host_pci.c and host_usb.c on a sysfs tree in the real layout
+ * (pci_sysfs_fixture.h), whose "kernel" does to the tree what Linux does
+ * when driver_override, unbind, bind and drivers_probe are written, and can
+ * be told to refuse a probe.  The real sysfs and VFIO are exercised by the
+ * hwsim scenario pcihost. */
 #include "host_pci.h"
 #include "host_usb.h"
+#include "pci_sysfs_fixture.h"
+
+typedef PciSysfs Fixture;
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-	char *root, *state;
-	GHashTable *defaults;   /* bdf -> the driver drivers_probe picks */
-	char *fail_probe;       /* this bdf does not bind to vfio-pci */
-	char *fail_bind;        /* drivers/X/bind refuses this bdf */
-	unsigned writes;
-} Fixture;
-
-typedef struct {
-	const char *bdf;
-	unsigned vendor, device, class_code;
-	int group;
-	const char *driver;
-	unsigned header;        /* config byte 0x0e */
-	bool boot_vga, rom;
-	const char *reset_method;
-} FakeDev;
-
-static const FakeDev devs[] = {
-	{ "0000:00:01.0", 0x8086, 0x29c1, 0x060400, 1, "pcieport", 0x01, false, false, NULL },
-	{ "0000:00:02.0", 0x1234, 0x1111, 0x030000, 2, "bochs-drm", 0x00, true, false, NULL },
-	{ "0000:00:06.0", 0x8086, 0x100e, 0x020000, 5, "e1000", 0x00, false, false, NULL },
-	{ "0000:00:1f.0", 0x8086, 0x2918, 0x060100, 7, "lpc_ich", 0x80, false, false, NULL },
-	{ "0000:00:1f.2", 0x8086, 0x2922, 0x010601, 7, "ahci", 0x00, false, false, "bus" },
-	{ "0000:00:1f.3", 0x8086, 0x2930, 0x0c0500, 7, NULL, 0x00, false, false, NULL },
-	{ "0000:01:00.0", 0x10de, 0x1b80, 0x030000, 1, "nouveau", 0x80, false, true, "flr bus" },
-	{ "0000:01:00.1", 0x10de, 0x10f0, 0x040300, 1, "snd_hda_intel", 0x80, false, false, "flr" },
-};
-
-static const char *const drivers[] = {
-	"pcieport", "bochs-drm", "e1000", "lpc_ich", "ahci", "nouveau",
-	"snd_hda_intel", "vfio-pci", "pci-stub", NULL,
-};
-
-static char *path_in(Fixture *f, const char *rel)
-{
-	return g_build_filename(f->root, rel, NULL);
-}
-
-static void put(const char *path, const char *text, gssize len)
-{
-	g_autofree char *dir = g_path_get_dirname(path);
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_true(g_file_set_contents(path, text, len, NULL));
-}
-
-static void put_at(const char *dir, const char *name, const char *text, gssize len)
-{
-	g_autofree char *p = g_build_filename(dir, name, NULL);
-	put(p, text, len);
-}
-
-static void link_to(const char *target, const char *path)
-{
-	g_autofree char *dir = g_path_get_dirname(path);
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_unlink(path);
-	g_assert_cmpint(symlink(target, path), ==, 0);
-}
-
-static char *devdir(Fixture *f, const char *bdf)
-{
-	return g_strdup_printf("%s/devices/pci0000:00/%s", f->root, bdf);
-}
-
-static void bind_link(Fixture *f, const char *bdf, const char *driver)
-{
-	g_autofree char *d = devdir(f, bdf);
-	g_autofree char *p = g_build_filename(d, "driver", NULL);
-	g_autofree char *t = g_strdup_printf("../../../bus/pci/drivers/%s", driver);
-	link_to(t, p);
-}
-
-static void add_dev(Fixture *f, const FakeDev *fd)
-{
-	g_autofree char *d = devdir(f, fd->bdf);
-	g_autofree char *bus = g_strdup_printf("%s/bus/pci/devices/%s", f->root, fd->bdf);
-	g_autofree char *grp = g_strdup_printf("%s/kernel/iommu_groups/%d", f->root,
-					       fd->group);
-	g_autofree char *member = g_strdup_printf("%s/devices/%s", grp, fd->bdf);
-	char cfg[64] = { 0 };
-	char num[32];
-
-	g_snprintf(num, sizeof(num), "0x%04x\n", fd->vendor);
-	put_at(d, "vendor", num, -1);
-	g_snprintf(num, sizeof(num), "0x%04x\n", fd->device);
-	put_at(d, "device", num, -1);
-	g_snprintf(num, sizeof(num), "0x%06x\n", fd->class_code);
-	put_at(d, "class", num, -1);
-	put_at(d, "driver_override", "(null)\n", -1);
-	cfg[0x0e] = (char)fd->header;
-	put_at(d, "config", cfg, sizeof(cfg));
-	if (fd->class_code >> 16 == 0x03)
-		put_at(d, "boot_vga", fd->boot_vga ? "1\n" : "0\n", -1);
-	if (fd->reset_method) {
-		g_autofree char *rm = g_strdup_printf("%s\n", fd->reset_method);
-		put_at(d, "reset_method", rm, -1);
-		put_at(d, "reset", "", 0);
-	}
-	if (fd->rom)
-		put_at(d, "rom", "\x55\xaa\x40rom", 5);
-	link_to(d, bus);
-	g_autofree char *grp_link = g_build_filename(d, "iommu_group", NULL);
-	link_to(grp, grp_link);
-	link_to(d, member);
-	if (fd->driver) {
-		bind_link(f, fd->bdf, fd->driver);
-		g_hash_table_insert(f->defaults, g_strdup(fd->bdf), g_strdup(fd->driver));
-	}
-}
-
-/* ---- the fixture's kernel ---- */
-
-static char *read_trim(const char *path)
-{
-	char *s = NULL;
-	if (!g_file_get_contents(path, &s, NULL, NULL))
-		return NULL;
-	return g_strstrip(s);
-}
-
-static char *bound(Fixture *f, const char *bdf)
-{
-	g_autofree char *d = devdir(f, bdf);
-	g_autofree char *p = g_build_filename(d, "driver", NULL);
-	g_autofree char *t = g_file_read_link(p, NULL);
-	return t ? g_path_get_basename(t) : NULL;
-}
-
-static char *override_of(Fixture *f, const char *bdf)
-{
-	g_autofree char *d = devdir(f, bdf);
-	g_autofree char *p = g_build_filename(d, "driver_override", NULL);
-	return read_trim(p);
-}
-
-static bool kfail(GError **error, int e, const char *what)
-{
-	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s",
-		    what, g_strerror(e));
-	return false;
-}
-
-static bool try_bind(Fixture *f, const char *bdf, const char *drv)
-{
-	g_autofree char *ddir = g_strdup_printf("%s/bus/pci/drivers/%s", f->root, drv);
-	if (!g_file_test(ddir, G_FILE_TEST_IS_DIR))
-		return false;
-	if (!g_strcmp0(drv, "vfio-pci") && !g_strcmp0(bdf, f->fail_probe))
-		return false;
-	bind_link(f, bdf, drv);
-	return true;
-}
-
-static bool fake_kernel(const char *path, const char *value, void *data,
-			GError **error)
-{
-	Fixture *f = data;
-	g_autofree char *base = g_path_get_basename(path);
-	g_autofree char *dir = g_path_get_dirname(path);
-	g_autofree char *bdf = g_strstrip(g_strdup(value));
-	g_autofree char *probe = path_in(f, "bus/pci/drivers_probe");
-
-	f->writes++;
-	if (!strcmp(base, "rom"))
-		return true;   /* enabling the ROM: nothing to model */
-	if (!strcmp(base, "driver_override")) {
-		g_autofree char *v = g_strstrip(g_strdup(value));
-		g_assert_true(g_file_set_contents(path, *v ? v : "(null)", -1, NULL));
-		return true;
-	}
-	if (!strcmp(path, probe)) {
-		g_autofree char *cur = bound(f, bdf);
-		g_autofree char *ov = override_of(f, bdf);
-		const char *drv = ov && strcmp(ov, "(null)") ? ov :
-				  g_hash_table_lookup(f->defaults, bdf);
-		if (!cur && drv)
-			try_bind(f, bdf, drv);
-		return true;   /* the kernel says nothing when no driver takes it */
-	}
-	g_autofree char *drv = g_path_get_basename(dir);
-	g_autofree char *cur = bound(f, bdf);
-	if (!strcmp(base, "unbind")) {
-		if (g_strcmp0(cur, drv))
-			return kfail(error, ENODEV, "unbind");
-		g_autofree char *d = devdir(f, bdf);
-		g_autofree char *p = g_build_filename(d, "driver", NULL);
-		g_assert_cmpint(g_unlink(p), ==, 0);
-		return true;
-	}
-	if (!strcmp(base, "bind")) {
-		g_autofree char *ov = override_of(f, bdf);
-		if (cur)
-			return kfail(error, EBUSY, "bind");
-		if ((ov && strcmp(ov, "(null)") && strcmp(ov, drv)) ||
-		    !g_strcmp0(bdf, f->fail_bind) || !try_bind(f, bdf, drv))
-			return kfail(error, ENODEV, "bind");
-		return true;
-	}
-	return kfail(error, EACCES, path);
-}
-
-static void fixture_set_up(Fixture *f, gconstpointer data)
-{
-	(void)data;
-	f->root = g_dir_make_tmp("atoll-sysfs-XXXXXX", NULL);
-	g_assert_nonnull(f->root);
-	f->state = g_build_filename(f->root, "state", NULL);
-	f->defaults = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	for (const char *const *d = drivers; *d; d++) {
-		g_autofree char *p = g_strdup_printf("%s/bus/pci/drivers/%s/bind",
-						     f->root, *d);
-		put(p, "", 0);
-	}
-	put_at(f->root, "bus/pci/drivers_probe", "", 0);
-	g_autofree char *dmar = g_build_filename(f->root, "class/iommu/dmar0", NULL);
-	g_assert_cmpint(g_mkdir_with_parents(dmar, 0755), ==, 0);
-	for (gsize i = 0; i < G_N_ELEMENTS(devs); i++)
-		add_dev(f, &devs[i]);
-}
-
-static void rm_rf(const char *path)
-{
-	g_autoptr(GDir) d = NULL;
-	const char *e;
-
-	if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) ||
-	    !g_file_test(path, G_FILE_TEST_IS_DIR)) {
-		g_unlink(path);
-		return;
-	}
-	d = g_dir_open(path, 0, NULL);
-	while (d && (e = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(path, e, NULL);
-		rm_rf(p);
-	}
-	g_rmdir(path);
-}
-
-static void fixture_tear_down(Fixture *f, gconstpointer data)
-{
-	(void)data;
-	rm_rf(f->root);
-	g_free(f->root);
-	g_free(f->state);
-	g_free(f->fail_probe);
-	g_free(f->fail_bind);
-	g_hash_table_unref(f->defaults);
-}
-
 static HostPci *open_hp(Fixture *f)
 {
 	HostPci *hp = host_pci_new(f->root, f->state);
-	host_pci_set_writer(hp, fake_kernel, f);
+	host_pci_set_writer(hp, pci_sysfs_kernel, f);
 	return hp;
 }
 
@@ -310,7 +62,7 @@ static void test_list(Fixture *f, gconstpointer data)
 	g_autoptr(GPtrArray) all = host_pci_list(hp, &err);
 
 	g_assert_no_error(err);
-	g_assert_cmpuint(all->len, ==, G_N_ELEMENTS(devs));
+	g_assert_cmpuint(all->len, ==, G_N_ELEMENTS(pci_sysfs_devs));
 	const HostPciDev *port = all->pdata[0], *vga = all->pdata[1];
 	const HostPciDev *nic = all->pdata[2], *gpu = all->pdata[6];
 	g_assert_cmpstr(port->bdf, ==, "0000:00:01.0");
@@ -415,7 +167,7 @@ static void test_preflight_gpu(Fixture *f, gconstpointer data)
 
 	/* A ROM file that is not a ROM */
 	g_autofree char *bad = g_build_filename(f->root, "bad.rom", NULL);
-	put(bad, "MZ..", 4);
+	ps_put(bad, "MZ..", 4);
 	opt.rom_file = bad;
 	g_autoptr(GPtrArray) badrom = host_pci_preflight(hp, "01:00.0", &opt);
 	g_assert_nonnull(find_check(badrom, "rom", PREFLIGHT_FAIL));
@@ -433,12 +185,12 @@ static void test_preflight_no_iommu(Fixture *f, gconstpointer data)
 {
 	(void)data;
 	g_autoptr(HostPci) hp = open_hp(f);
-	g_autofree char *cls = path_in(f, "class/iommu");
-	g_autofree char *grp = path_in(f, "kernel/iommu_groups");
-	rm_rf(cls);
-	rm_rf(grp);
-	for (gsize i = 0; i < G_N_ELEMENTS(devs); i++) {
-		g_autofree char *d = devdir(f, devs[i].bdf);
+	g_autofree char *cls = ps_path_in(f, "class/iommu");
+	g_autofree char *grp = ps_path_in(f, "kernel/iommu_groups");
+	pci_sysfs_rm_rf(cls);
+	pci_sysfs_rm_rf(grp);
+	for (gsize i = 0; i < G_N_ELEMENTS(pci_sysfs_devs); i++) {
+		g_autofree char *d = ps_devdir(f, pci_sysfs_devs[i].bdf);
 		g_autofree char *l = g_build_filename(d, "iommu_group", NULL);
 		g_unlink(l);
 	}
@@ -449,7 +201,7 @@ static void test_preflight_no_iommu(Fixture *f, gconstpointer data)
 	g_autoptr(GError) err = NULL;
 	g_assert_false(host_pci_make_assignable(hp, "0000:00:06.0", "user", &err));
 	g_assert_error(err, HOST_PCI_ERROR, HOST_PCI_ERROR_REFUSED);
-	g_autofree char *drv = bound(f, "0000:00:06.0");
+	g_autofree char *drv = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(drv, ==, "e1000");
 
 	g_autoptr(GPtrArray) gone = host_pci_preflight(hp, "0000:05:00.0", NULL);
@@ -464,7 +216,7 @@ static void test_assign_release(Fixture *f, gconstpointer data)
 
 	g_assert_true(host_pci_make_assignable(hp, "00:06.0", "user", &err));
 	g_assert_no_error(err);
-	g_autofree char *now = bound(f, "0000:00:06.0");
+	g_autofree char *now = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(now, ==, "vfio-pci");
 	g_autofree char *owner = NULL;
 	g_autofree char *orig = host_pci_recorded_driver(hp, "0000:00:06.0", &owner);
@@ -486,14 +238,14 @@ static void test_assign_release(Fixture *f, gconstpointer data)
 
 	/* another owner's release leaves it */
 	g_assert_true(host_pci_release(hp, "00:06.0", "domain:x", &err));
-	g_autofree char *still = bound(f, "0000:00:06.0");
+	g_autofree char *still = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(still, ==, "vfio-pci");
 
 	g_assert_true(host_pci_release(hp, "00:06.0", NULL, &err));
 	g_assert_no_error(err);
-	g_autofree char *back = bound(f, "0000:00:06.0");
+	g_autofree char *back = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(back, ==, "e1000");
-	g_autofree char *ov = override_of(f, "0000:00:06.0");
+	g_autofree char *ov = pci_sysfs_override(f, "0000:00:06.0");
 	g_assert_cmpstr(ov, ==, "(null)");
 	g_autofree char *gone = host_pci_recorded_driver(hp, "0000:00:06.0", NULL);
 	g_assert_null(gone);
@@ -507,25 +259,25 @@ static void test_assign_group(Fixture *f, gconstpointer data)
 
 	g_assert_true(host_pci_make_assignable(hp, "01:00.0", "domain:game", &err));
 	g_assert_no_error(err);
-	g_autofree char *a = bound(f, "0000:01:00.0");
-	g_autofree char *b = bound(f, "0000:01:00.1");
-	g_autofree char *port = bound(f, "0000:00:01.0");
+	g_autofree char *a = pci_sysfs_driver(f, "0000:01:00.0");
+	g_autofree char *b = pci_sysfs_driver(f, "0000:01:00.1");
+	g_autofree char *port = pci_sysfs_driver(f, "0000:00:01.0");
 	g_assert_cmpstr(a, ==, "vfio-pci");
 	g_assert_cmpstr(b, ==, "vfio-pci");
 	g_assert_cmpstr(port, ==, "pcieport");   /* bridges keep theirs */
 	g_assert_true(host_pci_release(hp, "0000:01:00.1", "domain:game", &err));
-	g_autofree char *a2 = bound(f, "0000:01:00.0");
-	g_autofree char *b2 = bound(f, "0000:01:00.1");
+	g_autofree char *a2 = pci_sysfs_driver(f, "0000:01:00.0");
+	g_autofree char *b2 = pci_sysfs_driver(f, "0000:01:00.1");
 	g_assert_cmpstr(a2, ==, "nouveau");
 	g_assert_cmpstr(b2, ==, "snd_hda_intel");
 
 	/* an unbound endpoint goes to vfio-pci and back to no driver */
 	g_assert_true(host_pci_make_assignable(hp, "00:1f.3", "user", &err));
-	g_autofree char *smb = bound(f, "0000:00:1f.3");
+	g_autofree char *smb = pci_sysfs_driver(f, "0000:00:1f.3");
 	g_assert_cmpstr(smb, ==, "vfio-pci");
 	g_assert_true(host_pci_release(hp, "00:1f.3", NULL, &err));
-	g_autofree char *smb2 = bound(f, "0000:00:1f.3");
-	g_autofree char *isa = bound(f, "0000:00:1f.0");
+	g_autofree char *smb2 = pci_sysfs_driver(f, "0000:00:1f.3");
+	g_autofree char *isa = pci_sysfs_driver(f, "0000:00:1f.0");
 	g_assert_null(smb2);
 	g_assert_cmpstr(isa, ==, "lpc_ich");
 }
@@ -543,12 +295,12 @@ static void test_failed_bind_rolls_back(Fixture *f, gconstpointer data)
 	g_assert_error(err, HOST_PCI_ERROR, HOST_PCI_ERROR_HOST);
 	g_assert_nonnull(strstr(err->message, "0000:01:00.1 did not bind to vfio-pci"));
 	g_assert_nonnull(strstr(err->message, "original drivers are bound again"));
-	g_autofree char *a = bound(f, "0000:01:00.0");
-	g_autofree char *b = bound(f, "0000:01:00.1");
+	g_autofree char *a = pci_sysfs_driver(f, "0000:01:00.0");
+	g_autofree char *b = pci_sysfs_driver(f, "0000:01:00.1");
 	g_assert_cmpstr(a, ==, "nouveau");
 	g_assert_cmpstr(b, ==, "snd_hda_intel");
-	g_autofree char *ova = override_of(f, "0000:01:00.0");
-	g_autofree char *ovb = override_of(f, "0000:01:00.1");
+	g_autofree char *ova = pci_sysfs_override(f, "0000:01:00.0");
+	g_autofree char *ovb = pci_sysfs_override(f, "0000:01:00.1");
 	g_assert_cmpstr(ova, ==, "(null)");
 	g_assert_cmpstr(ovb, ==, "(null)");
 	g_autofree char *rec = host_pci_recorded_driver(hp, "0000:01:00.0", NULL);
@@ -567,7 +319,7 @@ static void test_release_falls_back_to_probe(Fixture *f, gconstpointer data)
 	f->fail_bind = g_strdup("0000:00:06.0");
 	g_assert_true(host_pci_release(hp, "00:06.0", NULL, &err));
 	g_assert_no_error(err);
-	g_autofree char *back = bound(f, "0000:00:06.0");
+	g_autofree char *back = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(back, ==, "e1000");
 }
 
@@ -576,12 +328,12 @@ static void test_no_vfio_driver(Fixture *f, gconstpointer data)
 	(void)data;
 	g_autoptr(HostPci) hp = open_hp(f);
 	g_autoptr(GError) err = NULL;
-	g_autofree char *vfio = path_in(f, "bus/pci/drivers/vfio-pci");
+	g_autofree char *vfio = ps_path_in(f, "bus/pci/drivers/vfio-pci");
 
-	rm_rf(vfio);
+	pci_sysfs_rm_rf(vfio);
 	g_assert_false(host_pci_make_assignable(hp, "00:06.0", "user", &err));
 	g_assert_nonnull(strstr(err->message, "modprobe vfio-pci"));
-	g_autofree char *drv = bound(f, "0000:00:06.0");
+	g_autofree char *drv = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(drv, ==, "e1000");
 	g_assert_cmpuint(f->writes, ==, 0);
 }
@@ -593,10 +345,10 @@ static void test_broken_state_file(Fixture *f, gconstpointer data)
 	g_autoptr(GError) err = NULL;
 	g_autofree char *sf = g_build_filename(f->state, "pci-assignable.json", NULL);
 
-	put(sf, "{ not json", -1);
+	ps_put(sf, "{ not json", -1);
 	g_assert_false(host_pci_make_assignable(hp, "00:06.0", "user", &err));
 	g_assert_nonnull(strstr(err->message, "pci-assignable.json"));
-	g_autofree char *drv = bound(f, "0000:00:06.0");
+	g_autofree char *drv = pci_sysfs_driver(f, "0000:00:06.0");
 	g_assert_cmpstr(drv, ==, "e1000");
 }
 
@@ -676,7 +428,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/host-pci/parse-bdf", test_parse_bdf);
 #define FX(name, fn) g_test_add("/host-pci/" name, Fixture, NULL, \
-				fixture_set_up, fn, fixture_tear_down)
+				pci_sysfs_set_up, fn, pci_sysfs_tear_down)
 	FX("list", test_list);
 	FX("group-and-siblings", test_group_and_siblings);
 	FX("preflight-bound-endpoint", test_preflight_bound);

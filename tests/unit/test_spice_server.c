@@ -304,6 +304,16 @@ static void test_config(void)
 	parse_flag("unix:/run/a.sock", 0, &cfg, err);
 	g_assert_cmpint(cfg.spice.kind, ==, SPICE_UNIX);
 	g_assert_cmpstr(cfg.spice.path, ==, "/run/a.sock");
+	g_assert_false(cfg.spice.no_agent);          /* the agent port by default */
+	vm_config_free(&cfg);
+	parse_flag("unix:/run/a.sock,agent=off", 0, &cfg, err);
+	g_assert_true(cfg.spice.no_agent);
+	vm_config_free(&cfg);
+	parse_flag("unix:/run/a.sock,agent=on", 0, &cfg, err);
+	g_assert_false(cfg.spice.no_agent);
+	vm_config_free(&cfg);
+	parse_flag("unix:/run/a.sock,agent=maybe", -1, &cfg, err);
+	g_assert_nonnull(strstr(err, "agent=off"));
 	vm_config_free(&cfg);
 
 	parse_flag("tcp::5900,password=pw", 0, &cfg, err);
@@ -343,6 +353,9 @@ static void test_config(void)
 	g_assert_cmpint(cfg.spice.kind, ==, SPICE_UNIX);
 	const char *j3 = "{\"spice\":{\"type\":\"tcp\",\"port\":5930}}";
 	g_assert_cmpint(vm_config_load_json(&cfg, j3, strlen(j3), err, sizeof(err)), ==, -1);
+	const char *j5 = "{\"spice\":{\"type\":\"unix\",\"path\":\"/x\",\"agent\":false}}";
+	g_assert_cmpint(vm_config_load_json(&cfg, j5, strlen(j5), err, sizeof(err)), ==, 0);
+	g_assert_true(cfg.spice.no_agent);
 	const char *j4 = "{\"spice\":{\"type\":\"unix\",\"path\":\"/x\",\"colour\":1}}";
 	g_assert_cmpint(vm_config_load_json(&cfg, j4, strlen(j4), err, sizeof(err)), ==, -1);
 	g_assert_nonnull(strstr(err, "colour"));

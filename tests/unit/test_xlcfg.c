@@ -258,6 +258,23 @@ static void test_map_actions(void)
 	g_assert_nonnull(strstr(notes, "on_crash = 'soft-reset' becomes 'restart'"));
 }
 
+static void test_map_pci(void)
+{
+	g_autofree char *notes = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *json = map("name='a'\npci=['01:00.0@05,permissive=1', '0000:01:00.1']\n",
+				    NULL, &notes, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(json, ==, "{\"name\":\"a\",\"pci\":[{\"host\":\"01:00.0\"},"
+			"{\"host\":\"0000:01:00.1\"}]}");
+	g_assert_nonnull(strstr(notes, "pci[0]: ignoring the guest slot '05'"));
+	g_assert_nonnull(strstr(notes, "pci[0]: ignoring 'permissive=1'"));
+	g_assert_null(strstr(notes, "ignoring 'pci'"));
+	g_autofree char *bad = map("name='a'\npci=['01:00.*']\n", NULL, NULL, &error);
+	g_assert_null(bad);
+	g_assert_nonnull(strstr(error->message, "list each function"));
+}
+
 static void test_uses_bridges(void)
 {
 	g_autoptr(XlConfig) a = parse_ok("vif = ['mac=00:16:3e:00:00:01']\n");
@@ -279,5 +296,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/xlcfg/map/disk-forms", test_map_disk_forms);
 	g_test_add_func("/xlcfg/map/actions", test_map_actions);
 	g_test_add_func("/xlcfg/uses-bridges", test_uses_bridges);
+	g_test_add_func("/xlcfg/map/pci", test_map_pci);
 	return g_test_run();
 }

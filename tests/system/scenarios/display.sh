@@ -22,7 +22,7 @@ client_start() {
 	cname=$1; shift
 	rm -f "$W/$cname.in"; mkfifo "$W/$cname.in"
 	: > "$W/$cname.out"
-	spice-test-client --timeout-ms "$CLIENT_WAIT_MS" "$@" \
+	/usr/local/bin/spice-test-client --timeout-ms "$CLIENT_WAIT_MS" "$@" \
 		< "$W/$cname.in" > "$W/$cname.out" 2> "$W/$cname.err" &
 	CLIENT_PID=$!
 	exec 8> "$W/$cname.in"
@@ -84,7 +84,7 @@ expect_pixels() {
 
 # expect_domu NAME REGEX WHAT: the domU printed a line matching REGEX.
 expect_domu() {
-	if wait_serial d "$1" 60; then
+	if wait_serial d "$1" 30; then
 		ok "$2"
 	else
 		fail "$2: no line '$1' on the domU console (last: $(tail -n 3 "$W/d.serial" | tr -d '\r' | tr '\n' '|'))"
@@ -92,6 +92,13 @@ expect_domu() {
 }
 
 vmm_alive() { kill -0 "$VMM_PID" 2>/dev/null; }
+
+# give_up: nothing further can be checked; stop the domU and report.
+give_up() {
+	kill -TERM "$VMM_PID" 2>/dev/null
+	vmm_wait d 60
+	finish
+}
 
 # ---- dom0's NIC: the host forwards a port to 10.0.2.15:5900 ----
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 ||
@@ -102,9 +109,7 @@ vmm_start d --memory 256 --kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--spice "tcp:0.0.0.0:5900,password=$TICKET"
 if ! wait_serial d '^ATOLL-DISPLAY-READY' 240; then
 	fail "the domU did not draw its pattern (last: $(tail -n 5 "$W/d.serial" | tr -d '\r' | tr '\n' '|'); stderr: $(head -c 400 "$W/d.err" | tr '\n' '|'))"
-	kill -TERM "$VMM_PID" 2>/dev/null
-	vmm_wait d 60
-	finish
+	give_up
 fi
 note "VMM stderr so far: $(tr '\n' '|' < "$W/d.err")"
 note "domU: $(grep -E '^ATOLL-(PATTERN|INPUT)' "$W/d.serial" | tr -d '\r' | tr '\n' ' ')"
@@ -120,7 +125,7 @@ if client_cmd wait-primary; then
 	expect_pixels "initial mode" "$SW" "$SH"
 else
 	fail "the SPICE client got no primary surface: $CLIENT_ANSWER"
-	SW=1280 SH=800
+	give_up
 fi
 
 # ---- 2. keys and clicks reach the domU's evdev ----

@@ -139,8 +139,12 @@ def test_kvm_modules(ctx):
 
 def _esp_disk(ctx, path, kernel, initrd, cmdline):
     """A 64 MiB GPT disk with one EFI system partition (FAT), built with
-    sfdisk and mtools: \\EFI\\BOOT\\BOOTX64.EFI is the EFI-stub kernel and
-    startup.nsh starts it with the initrd and command line."""
+    sfdisk and mtools: \\EFI\\atoll\\linux.efi is the EFI-stub kernel and
+    startup.nsh starts it with the initrd and command line.  The kernel is
+    not at the removable-media path \\EFI\\BOOT\\BOOTX64.EFI: OVMF would
+    start it from there without load options (no command line, no
+    initrd); with nothing there, OVMF falls back to its shell, which runs
+    startup.nsh."""
     size_mib, start = 64, 2048
     with open(path, 'wb') as f:
         f.truncate(size_mib << 20)
@@ -155,9 +159,9 @@ def _esp_disk(ctx, path, kernel, initrd, cmdline):
     _run(['mkfs.vfat', '-F', '32', '-n', 'ESP', part], stdout=subprocess.DEVNULL)
     nsh = os.path.join(ctx.tmp, 'startup.nsh')
     with open(nsh, 'w') as f:
-        f.write(f'fs0:\\EFI\\BOOT\\BOOTX64.EFI initrd=\\initrd.img {cmdline}\r\n')
-    _run(['mmd', '-i', part, '::/EFI', '::/EFI/BOOT'])
-    _run(['mcopy', '-i', part, kernel, '::/EFI/BOOT/BOOTX64.EFI'])
+        f.write(f'fs0:\\EFI\\atoll\\linux.efi initrd=\\initrd.img {cmdline}\r\n')
+    _run(['mmd', '-i', part, '::/EFI', '::/EFI/atoll'])
+    _run(['mcopy', '-i', part, kernel, '::/EFI/atoll/linux.efi'])
     _run(['mcopy', '-i', part, initrd, '::/initrd.img'])
     _run(['mcopy', '-i', part, nsh, '::/startup.nsh'])
     with open(part, 'rb') as src, open(path, 'r+b') as dst:
@@ -184,6 +188,76 @@ def dom0_files(c, ctx):
     _esp_disk(ctx, disk, ctx.kernel.vmlinuz, domu,
               'console=ttyS0 quiet atoll.step=efi')
     c.file('hwsim/esp.img', disk, 0o644)
+    # SPICE: the VMM's module and the headless test client (as display.py)
+    c.binary('usr/local/bin/spice-test-client', _need(ctx, 'tests/spice/spice-test-client'))
+    c.binary(os.path.join(_module_dir(ctx.build), 'atoll-spice.so').lstrip('/'),
+             _need(ctx, 'display/atoll-spice.so'))
+
+
+def _need(ctx, rel):
+    if not ctx.build:
+        raise RuntimeError('the uefi scenario runs atoll-vmm (not --vmm qemu)')
+    path = os.path.join(ctx.build, rel)
+    if not os.path.exists(path):
+        raise RuntimeError(f'the uefi scenario needs {path}: build it (ninja -C {ctx.build})')
+    return path
+
+
+def _module_dir(build):
+    import json
+    out = subprocess.run(['meson', 'introspect', build, '--buildoptions'],
+                         capture_output=True, text=True, check=True).stdout
+    opts = {o['name']: o['value'] for o in json.loads(out)}
+    return os.path.join(opts['prefix'], opts['libdir'], 'atoll')
+
+
+def _check_shot(ppm, png):
+    """The firmware screen as the SPICE client got it: not blank, and rows
+    of text (the shell's banner and prompt) on it.  Returns a verdict."""
+    with open(ppm, 'rb') as f:
+        data = f.read()
+    m = re.match(rb'P6\s+(\d+)\s+(\d+)\s+255\s', data)
+    if not m:
+        return 'ERROR not a PPM screenshot'
+    w, h = int(m.group(1)), int(m.group(2))
+    px = data[m.end():]
+    if len(px) < w * h * 3:
+        return f'ERROR truncated screenshot ({len(px)} of {w * h * 3} bytes)'
+    subprocess.run(['convert', ppm, png], check=False)
+    lit = 0
+    text_rows = 0
+    for y in range(h):
+        row = px[y * w * 3:(y + 1) * w * 3]
+        n = sum(1 for x in range(0, w * 3, 3) if row[x] + row[x + 1] + row[x + 2] > 240)
+        lit += n
+        if n >= 8:
+            text_rows += 1
+    share = lit / (w * h)
+    # Text of the 8x19 firmware font: bright pixels spread over many rows,
+    # but far from a full screen (a stuck all-white frame is not text).
+    if share < 0.001 or text_rows < 19:
+        return f'ERROR blank-looking screen {w}x{h}: {share:.4%} bright, {text_rows} text rows'
+    if share > 0.6:
+        return f'ERROR screen {w}x{h} is mostly bright ({share:.1%}): not the shell'
+    return f'ok {w}x{h} {share:.3%} bright pixels in {text_rows} rows; kept as {png}'
+
+
+def on_line(line, ctx):
+    line = line.strip()
+    if line.startswith('HWSIM: SHOT '):
+        ctx.shot = getattr(ctx, 'shot', '') + line[len('HWSIM: SHOT '):]
+    elif line == 'HWSIM: HOST uefi-shot':
+        import base64
+        import gzip
+        data = gzip.decompress(base64.b64decode(getattr(ctx, 'shot', '')))
+        ctx.shot = ''
+        ppm = os.path.join(ctx.tmp, 'uefi-shell.ppm')
+        with open(ppm, 'wb') as f:
+            f.write(data)
+        png = os.path.join(getattr(ctx, 'logdir', ctx.tmp), 'uefi-shell.png')
+        verdict = _check_shot(ppm, png)
+        _log(ctx, 'screenshot: ' + verdict)
+        ctx.reply(verdict)
 
 
 # The domU's step on the ESP boot: UEFI runtime visible, a variable written

@@ -16,7 +16,7 @@ DISK=46f4:0001
 KBD=0627:0001
 
 ctl() { # prints the reply; status as atoll-vmmctl's
-	out=$(atoll-vmmctl "$CTL" "$1")
+	out=$(/usr/local/bin/atoll-vmmctl "$CTL" "$1")
 	rc=$?
 	echo "HWSIM: vmmctl $1 -> $out" >&2
 	echo "$out"
@@ -101,7 +101,7 @@ echo "$r" | grep -q "already attached" && ok "a second usb-attach of $KBD is ref
 	fail "a second usb-attach of $KBD: $r"
 
 # 4. another VMM may not take it
-timeout 60 "$HWSIM_VMM" --name b --memory 64 --kernel "$DOMU_KERNEL" --serial none \
+timeout 60 "$HWSIM_VMM" --name b --memory 128 --kernel "$DOMU_KERNEL" --serial none \
 	--usb host=$KBD > "$W/b.out" 2> "$W/b.err"
 rc=$?
 sed 's/^/  vmm[b] stderr| /' "$W/b.err"

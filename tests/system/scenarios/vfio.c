@@ -109,6 +109,19 @@ static int enable_irq(int uio)
 	return write(uio, &one, 4) == 4 ? 0 : -1;
 }
 
+static const char *cfg_path;
+
+static void print_cmd_status(const char *when)
+{
+	uint32_t v = 0;
+	int fd = open(cfg_path, O_RDONLY);
+	if (fd >= 0 && pread(fd, &v, 4, 4) == 4)
+		printf("ATOLL-EDU diag %s command=0x%04x status=0x%04x\n", when, v & 0xffff,
+		       v >> 16);
+	if (fd >= 0)
+		close(fd);
+}
+
 static int dma(int uio, uint32_t src, uint32_t dst, uint32_t cmd, uint32_t *irq_status)
 {
 	enable_irq(uio);
@@ -119,6 +132,20 @@ static int dma(int uio, uint32_t src, uint32_t dst, uint32_t cmd, uint32_t *irq_
 	int got = wait_irq(uio, 20000, irq_status);
 	for (int i = 0; i < 200 && (rd(EDU_DMA_CMD) & DMA_START); i++)
 		usleep(10000);
+	if (!got) {
+		print_cmd_status("timeout");
+		/* Where did it stop: the device, its INTx bits, the guest's
+		 * interrupt count. */
+		char line[256];
+		printf("ATOLL-EDU diag irq-status=0x%x dma-cmd=0x%x\n", rd(EDU_IRQ_STAT),
+		       rd(EDU_DMA_CMD));
+		FILE *pi = fopen("/proc/interrupts", "r");
+		while (pi && fgets(line, sizeof(line), pi))
+			if (strstr(line, "uio"))
+				printf("ATOLL-EDU diag %s", line);
+		if (pi)
+			fclose(pi);
+	}
 	return got;
 }
 
@@ -146,8 +173,10 @@ static int edu_test(const char *bdf)
 	printf("ATOLL-EDU factorial5=%u\n", rd(EDU_FACT));
 
 	/* Bus mastering, which uio_pci_generic leaves off. */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	int cfg = open(path, O_RDWR);
+	static char cfgp[256];
+	snprintf(cfgp, sizeof(cfgp), "/sys/bus/pci/devices/%s/config", bdf);
+	cfg_path = cfgp;
+	int cfg = open(cfgp, O_RDWR);
 	uint16_t cmd = 0;
 	if (cfg < 0 || pread(cfg, &cmd, 2, 4) != 2) {
 		printf("ATOLL-EDU error=config\n");
@@ -178,6 +207,7 @@ static int edu_test(const char *bdf)
 	uint32_t st = 0;
 	int irq1 = dma(uio, (uint32_t)pa, EDU_BUF, 0, &st);
 	printf("ATOLL-EDU to-dev-irq=%d to-dev-status=0x%x\n", irq1, st);
+	print_cmd_status("after-first");
 	memset(buf, 0, XFER);
 	st = 0;
 	int irq2 = dma(uio, EDU_BUF, (uint32_t)pa, DMA_TO_RAM, &st);

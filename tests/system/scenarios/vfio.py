@@ -4,6 +4,7 @@ e1000 on QEMU's user network); dom0 binds them to vfio-pci and atoll-vmm
 gives them to one domU, whose own drivers use them.  The host side checks
 the bochs-display's picture with a QMP screendump of the outer machine."""
 import os
+import shutil
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -12,7 +13,7 @@ MACHINE = 'q35'
 TIMEOUT = 600
 DOM0_APPEND = 'intel_iommu=on'
 DOM0_MODULES = ['vfio', 'vfio_iommu_type1', 'vfio_pci']
-DOMU_MODULES = ['e1000', 'uio_pci_generic', 'bochs']
+DOMU_MODULES = ['e1000', 'e1000e', 'uio_pci_generic', 'bochs']
 
 # Where the devices sit in the outer machine (dom0's view), fixed here so
 # the dom0 script knows them.
@@ -20,14 +21,29 @@ DEVICES = ['-device', 'intel-iommu,caching-mode=on',
            '-device', 'edu,addr=03.0',
            '-device', 'bochs-display,addr=04.0,id=gpu',
            '-device', 'e1000,addr=06.0,netdev=n0',
-           '-netdev', 'user,id=n0']
+           '-netdev', 'user,id=n0',
+           '-device', 'e1000e,addr=07.0,netdev=n1',
+           '-netdev', 'user,id=n1,net=10.0.3.0/24']
 
 # The domU side: list the PCI devices it sees, then bring up the e1000,
 # drive edu, and draw on the bochs-display, each reporting ATOLL-* lines.
 DOMU_STEP = r'''
+# What the domU sees of each PCI function: ids, class, revision,
+# subsystem, each BAR's (and the ROM's) size and kind, the bound driver.
 for d in /sys/bus/pci/devices/*; do
 	drv=$(readlink "$d/driver" 2>/dev/null)
-	echo "ATOLL-PCI $(cat "$d/vendor"):$(cat "$d/device") class=$(cat "$d/class") driver=${drv##*/}"
+	bars=
+	while read -r start end flags; do
+		if [ $((end)) -ne 0 ]; then
+			bars="$bars,$((end - start + 1))/$(printf %x $((flags & 0x102300)))"
+		else
+			bars="$bars,-"
+		fi
+	done < "$d/resource"
+	echo "ATOLL-PCI $(cat "$d/vendor"):$(cat "$d/device") class=$(cat "$d/class")" \
+		"rev=$(cat "$d/revision") sub=$(cat "$d/subsystem_vendor"):$(cat "$d/subsystem_device")" \
+		"pin=$(od -An -tx1 -j61 -N1 "$d/config" | tr -d ' ')" \
+		"bars=${bars#,} driver=${drv##*/}"
 done
 dev_by_id() { # VENDOR DEVICE -> BDF
 	for d in /sys/bus/pci/devices/*; do
@@ -35,45 +51,64 @@ dev_by_id() { # VENDOR DEVICE -> BDF
 	done | head -n 1
 }
 
-# e1000: link, DHCP from QEMU's user network, ping its gateway
-nic=
-for n in /sys/class/net/*; do
-	drv=$(readlink "$n/device/driver" 2>/dev/null)
-	[ "${drv##*/}" = e1000 ] && nic=${n##*/}
-done
-echo "ATOLL-E1000 iface=${nic:-none}"
-if [ -n "$nic" ]; then
-	ip link set lo up
+# A NIC test: link, a DHCP lease from QEMU's user network, a ping to its
+# gateway, and how the NIC's interrupts arrive (intx, msi, msix) and how
+# many did.  LABEL DRIVER GATEWAY
+cat > /tmp/udhcpc.sh <<'SCRIPT'
+#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface"
+ip addr add "$ip/${mask:-24}" dev "$interface"
+echo "ATOLL-LEASE $interface ip=$ip router=$router"
+SCRIPT
+chmod +x /tmp/udhcpc.sh
+ip link set lo up
+net_test() {
+	nic=
+	for n in /sys/class/net/*; do
+		drv=$(readlink "$n/device/driver" 2>/dev/null)
+		[ "${drv##*/}" = "$2" ] && nic=${n##*/}
+	done
+	echo "$1 iface=${nic:-none}"
+	[ -n "$nic" ] || return
 	ip link set "$nic" up
 	i=0
 	while [ "$(cat /sys/class/net/$nic/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
 		sleep 0.2; i=$((i + 1))
 	done
-	echo "ATOLL-E1000 carrier=$(cat /sys/class/net/$nic/carrier 2>/dev/null)"
-	cat > /tmp/udhcpc.sh <<'SCRIPT'
-#!/bin/sh
-[ "$1" = bound ] || [ "$1" = renew ] || exit 0
-ip addr flush dev "$interface"
-ip addr add "$ip/${mask:-24}" dev "$interface"
-[ -n "$router" ] && ip route add default via "$router" dev "$interface"
-echo "ATOLL-E1000 lease ip=$ip router=$router"
-SCRIPT
-	chmod +x /tmp/udhcpc.sh
+	echo "$1 carrier=$(cat /sys/class/net/$nic/carrier 2>/dev/null)"
 	udhcpc -i "$nic" -s /tmp/udhcpc.sh -n -q -t 10 -T 3 -A 1 2>/dev/null
-	echo "ATOLL-E1000 dhcp-rc=$? addr=$(ip -4 -o addr show dev "$nic" | awk '{ print $4 }')"
-	ping -c 3 -w 30 10.0.2.2 > /tmp/ping.out 2>&1
-	echo "ATOLL-E1000 ping-rc=$? $(grep -o '[0-9]* packets received' /tmp/ping.out | tr ' ' _)"
-	echo "ATOLL-E1000 irqs=$(awk -v n="$nic" '$NF == n { s = 0; for (i = 2; i < NF - 2; i++) s += $i; print s }' /proc/interrupts)"
-fi
+	echo "$1 dhcp-rc=$? addr=$(ip -4 -o addr show dev "$nic" | awk '{ print $4 }')"
+	ping -c 3 -w 30 "$3" > /tmp/ping.out 2>&1
+	echo "$1 ping-rc=$? $(grep -o '[0-9]* packets received' /tmp/ping.out | tr ' ' _)"
+	pdev=/sys/class/net/$nic/device
+	if [ -n "$(ls "$pdev/msi_irqs" 2>/dev/null)" ]; then
+		mode=$(cat "$pdev"/msi_irqs/* | sort -u | tr '\n' + | sed 's/+$//')
+		list=$(ls "$pdev/msi_irqs" | tr '\n' ' ')
+	else
+		mode=intx
+		list=$(cat "$pdev/irq")
+	fi
+	n=$(awk -v l=" $list " '{ k = $1; sub(":", "", k) } index(l, " " k " ") {
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
+	echo "$1 irq-mode=$mode vectors=$(echo $list | wc -w) irqs=$n"
+	ip link set "$nic" down
+}
+net_test ATOLL-E1000 e1000 10.0.2.2
+# e1000e: MSI-X by default; then again with the driver told to use MSI
+net_test ATOLL-E1000E e1000e 10.0.3.2
+rmmod e1000e && insmod /lib/modules/hwsim/e1000e.ko IntMode=1 && sleep 1
+net_test ATOLL-E1000E-MSI e1000e 10.0.3.2
 
 edu=$(dev_by_id 0x1234 0x11e8)
 echo "ATOLL-EDU bdf=${edu:-none}"
 [ -n "$edu" ] && /hwsim/vfio-guest edu "$edu"
+grep -E 'uio|eth' /proc/interrupts | sed 's/^/ATOLL-IRQS /'
 
 gpu=$(dev_by_id 0x1234 0x1111)
 drv=$(readlink "/sys/bus/pci/devices/$gpu/driver" 2>/dev/null)
 echo "ATOLL-FB bdf=${gpu:-none} driver=${drv##*/}"
-if /hwsim/vfio-guest fb; then
+if /hwsim/vfio-guest fb && ! grep -q atoll.vfio_peer /proc/cmdline; then
 	# dom0 asks the host for a screendump meanwhile; keep the picture
 	sleep 40
 fi
@@ -82,6 +117,21 @@ fi
 
 def qemu_args(ctx):
     return DEVICES
+
+
+# QEMU as the peer VMM in dom0 (-device vfio-pci), with what -M q35 loads.
+QEMU_FILES = ['/usr/share/seabios/bios-256k.bin', '/usr/share/qemu/kvmvapic.bin',
+              '/usr/share/qemu/linuxboot_dma.bin']
+
+
+def dom0_files(c, ctx):
+    qemu = shutil.which('qemu-system-x86_64')
+    if not qemu:
+        raise RuntimeError('the vfio scenario runs QEMU in dom0 as its peer: install qemu-system-x86')
+    c.binary('usr/bin/qemu-system-x86_64', qemu)
+    for f in QEMU_FILES:
+        if os.path.exists(f):
+            c.file(f, os.path.realpath(f), 0o644)
 
 
 def domu_files(c, ctx):

@@ -7,11 +7,11 @@
 # host sees in a screendump of the outer machine.
 . /hwsim/lib.sh
 
-EDU=0000:00:03.0 GPU=0000:00:04.0 NIC=0000:00:06.0
+EDU=0000:00:03.0 GPU=0000:00:04.0 NIC=0000:00:06.0 NIC2=0000:00:07.0
 
 [ -n "$(ls /sys/class/iommu 2>/dev/null)" ] ||
 	fail "vfio: no IOMMU in dom0 (/sys/class/iommu is empty): is intel_iommu=on set?"
-for d in $EDU $GPU $NIC; do
+for d in $EDU $GPU $NIC $NIC2; do
 	g=$(readlink /sys/bus/pci/devices/$d/iommu_group 2>/dev/null)
 	note "vfio: $d $(cat /sys/bus/pci/devices/$d/vendor):$(cat /sys/bus/pci/devices/$d/device) IOMMU group ${g##*/}"
 done
@@ -33,7 +33,7 @@ else
 	fail "vfio: atoll-vmm with a missing device: exit $VMM_RC, stderr: $(head -c 300 "$W/badaddr.err")"
 fi
 
-for d in $EDU $GPU $NIC; do
+for d in $EDU $GPU $NIC $NIC2; do
 	if [ -e /sys/bus/pci/devices/$d/driver ]; then
 		echo $d > /sys/bus/pci/devices/$d/driver/unbind
 	fi
@@ -47,7 +47,7 @@ ls /dev/vfio | tr '\n' ' ' | sed 's/^/HWSIM: \/dev\/vfio: /'; echo
 vmm_start pt --name pt --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline vfio vt.global_cursor_default=0)" --serial stdio \
-	--pci host=$NIC --pci host=$EDU --pci host=$GPU
+	--pci host=$NIC --pci host=$EDU --pci host=$GPU --pci host=$NIC2
 if wait_serial pt '^ATOLL-FB drawn' 400; then
 	sleep 3   # the fbdev emulation flushes its shadow buffer to VRAM lazily
 	if host_request screendump; then
@@ -59,29 +59,38 @@ else
 	fail "vfio: the domU never drew on the bochs-display ($(grep ATOLL-FB "$W/pt.serial" | tr -d '\r' | tr '\n' ' '))"
 fi
 vmm_wait pt 200
+grep vfio /proc/interrupts | sed 's/^/HWSIM: dom0 irq: /'
 expect_marker pt 1 || finish
 expect_rc pt 0
 
-val() { tr -d '\r' < "$W/pt.serial" | grep "^$1" | grep -oE "$2=[^ ]*" | tail -n 1 | cut -d= -f2-; }
+val() { tr -d '\r' < "$W/pt.serial" | grep "^$1 " | grep -oE "$2=[^ ]*" | tail -n 1 | cut -d= -f2-; }
 n=$(serial_count pt '^ATOLL-PCI ')
 note "vfio: the domU sees $n PCI functions"
-for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111; do
+for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
 	serial_count pt "^ATOLL-PCI $id " | grep -qx 1 && ok "vfio: domU sees $id" ||
 		fail "vfio: the domU does not list device $id"
 done
 
-# (1) e1000
-v=$(val ATOLL-E1000 carrier)
-[ "$v" = 1 ] && ok "vfio: e1000 link is up in the domU" || fail "vfio: e1000 carrier '$v'"
-v=$(val ATOLL-E1000 dhcp-rc)
-[ "$v" = 0 ] && ok "vfio: e1000 got a DHCP lease ($(val ATOLL-E1000 addr))" ||
-	fail "vfio: e1000 DHCP failed (udhcpc exit '$v')"
-v=$(val ATOLL-E1000 ping-rc)
-[ "$v" = 0 ] && ok "vfio: the domU pinged 10.0.2.2 through the e1000" ||
-	fail "vfio: ping 10.0.2.2 through the e1000 exited '$v'"
-v=$(val ATOLL-E1000 irqs)
-[ -n "$v" ] && [ "$v" -gt 0 ] && ok "vfio: e1000 took $v INTx interrupts" ||
-	fail "vfio: e1000 interrupt count '$v'"
+# (1) e1000 (INTx), and e1000e with MSI-X, then MSI
+nic_checks() { # LABEL WHAT MODE
+	v=$(val $1 carrier)
+	[ "$v" = 1 ] && ok "vfio: $2 link is up in the domU" || fail "vfio: $2 carrier '$v'"
+	v=$(val $1 dhcp-rc)
+	[ "$v" = 0 ] && ok "vfio: $2 got a DHCP lease ($(val $1 addr))" ||
+		fail "vfio: $2 DHCP failed (udhcpc exit '$v')"
+	v=$(val $1 ping-rc)
+	[ "$v" = 0 ] && ok "vfio: the domU pinged the user network's gateway through the $2" ||
+		fail "vfio: ping through the $2 exited '$v'"
+	v=$(val $1 irqs)
+	if [ "$(val $1 irq-mode)" = "$3" ] && [ -n "$v" ] && [ "$v" -gt 0 ]; then
+		ok "vfio: $2 took $v interrupts as $3 ($(val $1 vectors) vector(s))"
+	else
+		fail "vfio: $2 interrupts: mode '$(val $1 irq-mode)' (want $3), count '$v'"
+	fi
+}
+nic_checks ATOLL-E1000 e1000 intx
+nic_checks ATOLL-E1000E e1000e msix
+nic_checks ATOLL-E1000E-MSI "e1000e (IntMode=1)" msi
 
 # (2) edu
 v=$(val ATOLL-EDU ident)
@@ -102,8 +111,40 @@ v=$(val ATOLL-FB driver)
 [ "$v" = bochs-drm ] && ok "vfio: bochs-drm drives the passed-through display" ||
 	fail "vfio: bochs-display driver in the domU is '$v'"
 
-for d in $EDU $GPU $NIC; do
+for d in $EDU $GPU $NIC $NIC2; do
 	drv=$(readlink /sys/bus/pci/devices/$d/driver)
 	[ "${drv##*/}" = vfio-pci ] || fail "vfio: $d lost its vfio-pci binding after the domU"
+done
+
+# (5) The peer: the same domU under QEMU's -device vfio-pci in this dom0
+# must see the same devices (ids, class, revision, subsystem, BAR sizes
+# and kinds, ROM, interrupt pin, driver).
+note "vfio: [$(uptime_s)] the same domU under QEMU -device vfio-pci"
+: > "$W/qemu.serial"
+qemu-system-x86_64 -enable-kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults \
+	-no-user-config -display none -no-reboot \
+	-kernel "$DOMU_KERNEL" -initrd "$DOMU_INITRD" \
+	-append "$(domu_cmdline vfio atoll.vfio_peer=1)" -serial "file:$W/qemu.serial" \
+	-device vfio-pci,host=$NIC -device vfio-pci,host=$EDU -device vfio-pci,host=$GPU \
+	-device vfio-pci,host=$NIC2 \
+	> "$W/qemu.err" 2>&1 &
+qpid=$!
+i=0
+while kill -0 $qpid 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
+kill -KILL $qpid 2>/dev/null
+wait $qpid
+note "vfio: [$(uptime_s)] QEMU exited $? ($(head -c 200 "$W/qemu.err" | tr '\n' ' '))"
+tr -d '\r' < "$W/qemu.serial" | grep -E '^ATOLL-(PCI|E1000|EDU|FB|IRQS)' | sed 's/^/  qemu-domU| /'
+for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
+	a=$(tr -d '\r' < "$W/pt.serial" | grep "^ATOLL-PCI $id ")
+	q=$(tr -d '\r' < "$W/qemu.serial" | grep "^ATOLL-PCI $id ")
+	if [ -n "$a" ] && [ "$a" = "$q" ]; then
+		ok "vfio: atoll-vmm and QEMU show $id the same: ${a#ATOLL-PCI }"
+	else
+		fail "vfio: $id differs: atoll-vmm '${a#ATOLL-PCI }', QEMU '${q#ATOLL-PCI }'"
+	fi
+done
+for k in "ATOLL-E1000 ping-rc" "ATOLL-E1000E ping-rc" "ATOLL-E1000E-MSI ping-rc" "ATOLL-EDU roundtrip" "ATOLL-EDU to-dev-irq" "ATOLL-EDU from-dev-irq"; do
+	note "vfio: $k: atoll-vmm '$(val ${k% *} ${k#* })', QEMU '$(tr -d '\r' < "$W/qemu.serial" | grep "^${k% *} " | grep -oE "${k#* }=[^ ]*" | tail -n 1 | cut -d= -f2-)'"
 done
 finish
