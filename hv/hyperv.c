@@ -26,6 +26,12 @@ struct kvm_cpuid2 *hyperv_cpuid_merge(const struct kvm_cpuid2 *base,
 		struct kvm_cpuid_entry2 e = hv->entries[i];
 		switch (e.function) {
 		case HV_CPUID_BASE:
+			/* The vendor QEMU presents too: guests that look for
+			 * Hyper-V by name (Linux does) find it. */
+			e.ebx = 0x7263694d;   /* "Micr" */
+			e.ecx = 0x666f736f;   /* "osof" */
+			e.edx = 0x76482074;   /* "t Hv" */
+			break;
 		case HV_CPUID_BASE + 1:   /* "Hv#1" interface */
 		case HV_CPUID_BASE + 2:   /* version */
 		case HV_CPUID_BASE + 5:   /* implementation limits */

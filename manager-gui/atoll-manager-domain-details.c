@@ -2,7 +2,8 @@
  *
  * Settings are sent as the whole definition last read with the edited
  * members replaced (PUT replaces the definition), so fields this page does
- * not show (disks, NICs, on_* actions) survive an edit. */
+ * not show (graphics, pci, usb) survive an edit; a disk or NIC keeps the
+ * members it had (serial, MAC) whatever is changed in its row. */
 #include "atoll-manager-domain-details.h"
 #include "atoll-manager-devices.h"
 #include "atoll-manager-graph.h"
@@ -33,6 +34,12 @@ struct _AtollManagerDomainDetails {
 	GtkLabel *perf_label;
 	GtkToggleButton *freeze_button;
 	AtollManagerDevices *devices;
+	AdwPreferencesGroup *disks_group, *nics_group;
+	AdwComboRow *poweroff_row, *reboot_row, *crash_row;
+	GtkWidget *add_disk_button, *add_nic_button;
+	GPtrArray *disk_rows, *nic_rows;   /* rows being edited, in order */
+	GtkStringList *nic_choices;        /* labels; nic_choice_json: the NIC each means */
+	GPtrArray *nic_choice_json;
 	gboolean devices_loaded;   /* for the shown domain */
 	GtkStack *console_stack;
 	GtkScrolledWindow *console_scroller;
@@ -188,6 +195,8 @@ static void update_console(AtollManagerDomainDetails *self)
 
 /* ---- settings ---- */
 
+static void fill_hardware(AtollManagerDomainDetails *self);
+
 static AdwActionRow *const *setting_rows(AtollManagerDomainDetails *self, gsize *n)
 {
 	static AdwActionRow *rows[8];
@@ -205,6 +214,13 @@ static void clear_errors(AtollManagerDomainDetails *self)
 	AdwActionRow *const *rows = setting_rows(self, &n);
 	for (gsize i = 0; i < n; i++)
 		atoll_field_row_set_error(rows[i], NULL);
+	for (guint i = 0; i < self->disk_rows->len; i++)
+		atoll_field_row_set_error(self->disk_rows->pdata[i], NULL);
+	for (guint i = 0; i < self->nic_rows->len; i++)
+		atoll_field_row_set_error(self->nic_rows->pdata[i], NULL);
+	atoll_field_row_set_error(ADW_ACTION_ROW(self->poweroff_row), NULL);
+	atoll_field_row_set_error(ADW_ACTION_ROW(self->reboot_row), NULL);
+	atoll_field_row_set_error(ADW_ACTION_ROW(self->crash_row), NULL);
 }
 
 static void fill_settings(AtollManagerDomainDetails *self)
@@ -225,10 +241,274 @@ static void fill_settings(AtollManagerDomainDetails *self)
 		json_object_get_boolean_member_with_default(json_node_get_object(def),
 							    "autostart", FALSE);
 	gtk_switch_set_active(self->autostart_switch, autostart);
+	fill_hardware(self);
+}
+
+/* ---- disks, NICs and lifecycle actions ---- */
+
+static const char *const lifecycle_values[] = { "destroy", "restart", "preserve" };
+
+static void set_lifecycle(AdwComboRow *row, const char *value)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(lifecycle_values); i++)
+		if (g_strcmp0(value, lifecycle_values[i]) == 0)
+			adw_combo_row_set_selected(row, i);
+}
+
+static const char *get_lifecycle(AdwComboRow *row)
+{
+	guint i = adw_combo_row_get_selected(row);
+	return lifecycle_values[i < G_N_ELEMENTS(lifecycle_values) ? i : 0];
+}
+
+static void number_rows(AtollManagerDomainDetails *self)
+{
+	for (guint i = 0; i < self->disk_rows->len; i++) {
+		g_autofree char *t = g_strdup_printf(_("Disk %u (/dev/vd%c)"), i + 1,
+						     (char)('a' + MIN(i, 25)));
+		adw_preferences_row_set_title(self->disk_rows->pdata[i], t);
+	}
+	for (guint i = 0; i < self->nic_rows->len; i++) {
+		g_autofree char *t = g_strdup_printf(_("Interface %u"), i + 1);
+		adw_preferences_row_set_title(self->nic_rows->pdata[i], t);
+	}
+}
+
+static void on_remove_row(GtkButton *button, gpointer data)
+{
+	AtollManagerDomainDetails *self = data;
+	GtkWidget *row = g_object_get_data(G_OBJECT(button), "row");
+	gboolean disk = g_ptr_array_remove(self->disk_rows, row);
+	if (!disk)
+		g_ptr_array_remove(self->nic_rows, row);
+	adw_preferences_group_remove(disk ? self->disks_group : self->nics_group, row);
+	number_rows(self);
+}
+
+static GtkWidget *remove_button(AtollManagerDomainDetails *self, GtkWidget *row,
+				const char *what)
+{
+	GtkWidget *b = gtk_button_new_from_icon_name("user-trash-symbolic");
+	gtk_widget_set_valign(b, GTK_ALIGN_CENTER);
+	gtk_widget_add_css_class(b, "flat");
+	gtk_widget_set_tooltip_text(b, what);
+	atoll_set_accessible_label(b, what);
+	g_object_set_data(G_OBJECT(b), "row", row);
+	g_signal_connect(b, "clicked", G_CALLBACK(on_remove_row), self);
+	return b;
+}
+
+static void add_disk_row(AtollManagerDomainDetails *self, JsonNode *disk)
+{
+	AdwActionRow *row = ADW_ACTION_ROW(adw_action_row_new());
+	GtkWidget *entry = gtk_entry_new();
+	gtk_widget_set_valign(entry, GTK_ALIGN_CENTER);
+	gtk_widget_set_hexpand(entry, TRUE);
+	gtk_editable_set_text(GTK_EDITABLE(entry), atoll_json_string(disk, "path", ""));
+	atoll_set_accessible_label(entry, _("Disk image path"));
+	GtkWidget *ro = gtk_check_button_new_with_mnemonic(_("_Read-only"));
+	gtk_widget_set_valign(ro, GTK_ALIGN_CENTER);
+	gtk_check_button_set_active(GTK_CHECK_BUTTON(ro), disk && JSON_NODE_HOLDS_OBJECT(disk) &&
+		json_object_get_boolean_member_with_default(json_node_get_object(disk),
+							    "readonly", FALSE));
+	atoll_set_accessible_label(ro, _("Read-only disk"));
+	adw_action_row_add_suffix(row, entry);
+	adw_action_row_add_suffix(row, ro);
+	adw_action_row_add_suffix(row, remove_button(self, GTK_WIDGET(row), _("Remove this disk")));
+	adw_action_row_set_activatable_widget(row, entry);
+	g_object_set_data(G_OBJECT(row), "entry", entry);
+	g_object_set_data(G_OBJECT(row), "readonly", ro);
+	g_object_set_data_full(G_OBJECT(row), "json", disk ? json_node_copy(disk) : NULL,
+			       (GDestroyNotify)json_node_unref);
+	adw_preferences_group_add(self->disks_group, GTK_WIDGET(row));
+	g_ptr_array_add(self->disk_rows, row);
+	number_rows(self);
+}
+
+static JsonNode *nic_node(const char *type, const char *network)
+{
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, "type", type);
+	if (network)
+		json_object_set_string_member(o, "network", network);
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* The choice of a NIC row for @nic, adding a network it names that the
+ * list does not have yet. */
+static guint nic_choice(AtollManagerDomainDetails *self, JsonNode *nic)
+{
+	const char *type = atoll_json_string(nic, "type", "user");
+	const char *net = atoll_json_string(nic, "network", NULL);
+	for (guint i = 0; i < self->nic_choice_json->len; i++) {
+		JsonNode *c = self->nic_choice_json->pdata[i];
+		if (g_str_equal(type, atoll_json_string(c, "type", "")) &&
+		    g_strcmp0(net, atoll_json_string(c, "network", NULL)) == 0)
+			return i;
+	}
+	if (!g_str_equal(type, "network") || !net)
+		return 0;
+	g_autofree char *label = g_strdup_printf(_("Network “%s”"), net);
+	gtk_string_list_append(self->nic_choices, label);
+	g_ptr_array_add(self->nic_choice_json, nic_node("network", net));
+	return self->nic_choice_json->len - 1;
+}
+
+static void add_nic_row(AtollManagerDomainDetails *self, JsonNode *nic)
+{
+	AdwComboRow *row = ADW_COMBO_ROW(adw_combo_row_new());
+	adw_combo_row_set_model(row, G_LIST_MODEL(self->nic_choices));
+	if (nic)
+		adw_combo_row_set_selected(row, nic_choice(self, nic));
+	const char *mac = atoll_json_string(nic, "mac", NULL);
+	g_autofree char *sub = mac ? g_strdup_printf(_("MAC %s"), mac) :
+		g_strdup(_("New: atolld gives it a MAC address"));
+	adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
+	adw_action_row_add_suffix(ADW_ACTION_ROW(row),
+		remove_button(self, GTK_WIDGET(row), _("Remove this network interface")));
+	g_object_set_data_full(G_OBJECT(row), "json", nic ? json_node_copy(nic) : NULL,
+			       (GDestroyNotify)json_node_unref);
+	adw_preferences_group_add(self->nics_group, GTK_WIDGET(row));
+	g_ptr_array_add(self->nic_rows, row);
+	number_rows(self);
+}
+
+static void clear_hw_rows(AtollManagerDomainDetails *self)
+{
+	for (guint i = 0; i < self->disk_rows->len; i++)
+		adw_preferences_group_remove(self->disks_group, self->disk_rows->pdata[i]);
+	for (guint i = 0; i < self->nic_rows->len; i++)
+		adw_preferences_group_remove(self->nics_group, self->nic_rows->pdata[i]);
+	g_ptr_array_set_size(self->disk_rows, 0);
+	g_ptr_array_set_size(self->nic_rows, 0);
+}
+
+static void fill_hardware(AtollManagerDomainDetails *self)
+{
+	clear_hw_rows(self);
+	JsonArray *disks = array_of(self->def, "disks");
+	for (guint i = 0; disks && i < json_array_get_length(disks); i++)
+		add_disk_row(self, json_array_get_element(disks, i));
+	JsonArray *nics = array_of(self->def, "nics");
+	for (guint i = 0; nics && i < json_array_get_length(nics); i++)
+		add_nic_row(self, json_array_get_element(nics, i));
+	set_lifecycle(self->poweroff_row, atoll_json_string(self->def, "on_poweroff", "destroy"));
+	set_lifecycle(self->reboot_row, atoll_json_string(self->def, "on_reboot", "restart"));
+	set_lifecycle(self->crash_row, atoll_json_string(self->def, "on_crash", "destroy"));
+}
+
+static void put_hardware(AtollManagerDomainDetails *self, JsonObject *obj)
+{
+	JsonArray *disks = json_array_new();
+	for (guint i = 0; i < self->disk_rows->len; i++) {
+		GObject *row = self->disk_rows->pdata[i];
+		JsonNode *orig = g_object_get_data(row, "json");
+		JsonNode *d = orig && JSON_NODE_HOLDS_OBJECT(orig) ? json_node_copy(orig) :
+			      json_node_init_object(json_node_alloc(), json_object_new());
+		JsonObject *o = json_node_get_object(d);
+		json_object_set_string_member(o, "path",
+			gtk_editable_get_text(GTK_EDITABLE(g_object_get_data(row, "entry"))));
+		json_object_set_boolean_member(o, "readonly", gtk_check_button_get_active(
+			GTK_CHECK_BUTTON(g_object_get_data(row, "readonly"))));
+		json_array_add_element(disks, d);
+	}
+	json_object_set_array_member(obj, "disks", disks);
+	JsonArray *nics = json_array_new();
+	for (guint i = 0; i < self->nic_rows->len; i++) {
+		GObject *row = self->nic_rows->pdata[i];
+		JsonNode *orig = g_object_get_data(row, "json");
+		JsonNode *n = orig && JSON_NODE_HOLDS_OBJECT(orig) ? json_node_copy(orig) :
+			      json_node_init_object(json_node_alloc(), json_object_new());
+		JsonObject *o = json_node_get_object(n);
+		guint c = adw_combo_row_get_selected(ADW_COMBO_ROW(row));
+		JsonNode *choice = c < self->nic_choice_json->len ?
+			self->nic_choice_json->pdata[c] : self->nic_choice_json->pdata[0];
+		json_object_set_string_member(o, "type", atoll_json_string(choice, "type", "user"));
+		const char *net = atoll_json_string(choice, "network", NULL);
+		if (net)
+			json_object_set_string_member(o, "network", net);
+		else
+			json_object_remove_member(o, "network");
+		json_array_add_element(nics, n);
+	}
+	json_object_set_array_member(obj, "nics", nics);
+	json_object_set_string_member(obj, "on_poweroff", get_lifecycle(self->poweroff_row));
+	json_object_set_string_member(obj, "on_reboot", get_lifecycle(self->reboot_row));
+	json_object_set_string_member(obj, "on_crash", get_lifecycle(self->crash_row));
+}
+
+static gboolean validate_hardware(AtollManagerDomainDetails *self)
+{
+	gboolean ok = TRUE;
+	for (guint i = 0; i < self->disk_rows->len; i++) {
+		GObject *row = self->disk_rows->pdata[i];
+		const char *path = gtk_editable_get_text(GTK_EDITABLE(g_object_get_data(row, "entry")));
+		if (path[0] != '/') {
+			atoll_field_row_set_error(ADW_ACTION_ROW(row), *path ?
+				_("Give the full path of the image, starting with /") :
+				_("Required: the path of a disk image (or remove this disk)"));
+			ok = FALSE;
+		}
+	}
+	return ok;
+}
+
+/* "disks[1].path" -> the row of disk 1. */
+static AdwActionRow *indexed_row(AtollManagerDomainDetails *self, const char *field)
+{
+	GPtrArray *rows = g_str_has_prefix(field, "disks[") ? self->disk_rows :
+			  g_str_has_prefix(field, "nics[") ? self->nic_rows : NULL;
+	if (!rows)
+		return NULL;
+	guint64 i = g_ascii_strtoull(strchr(field, '[') + 1, NULL, 10);
+	return i < rows->len ? rows->pdata[i] : NULL;
+}
+
+static void add_disk_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(widget);
+	(void)action;
+	(void)param;
+	add_disk_row(self, NULL);
+	GObject *row = self->disk_rows->pdata[self->disk_rows->len - 1];
+	gtk_widget_grab_focus(g_object_get_data(row, "entry"));
+}
+
+static void add_nic_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(widget);
+	(void)action;
+	(void)param;
+	add_nic_row(self, NULL);
+	gtk_widget_grab_focus(self->nic_rows->pdata[self->nic_rows->len - 1]);
+}
+
+static void networks_ready(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(AtollManagerDomainDetails) self = data;
+	g_autoptr(JsonNode) reply = atoll_client_request_finish(ATOLL_CLIENT(src), res, NULL);
+	JsonArray *nets = reply ? atoll_client_reply_array(reply, "networks") : NULL;
+	for (guint i = 0; nets && i < json_array_get_length(nets); i++) {
+		const char *name = atoll_json_string(json_array_get_element(nets, i), "name", NULL);
+		if (name) {
+			g_autoptr(JsonNode) n = nic_node("network", name);
+			nic_choice(self, n);
+		}
+	}
 }
 
 static AdwActionRow *row_for_field(AtollManagerDomainDetails *self, const char *field)
 {
+	if (field && indexed_row(self, field))
+		return indexed_row(self, field);
+	if (g_strcmp0(field, "on_poweroff") == 0)
+		return ADW_ACTION_ROW(self->poweroff_row);
+	if (g_strcmp0(field, "on_reboot") == 0)
+		return ADW_ACTION_ROW(self->reboot_row);
+	if (g_strcmp0(field, "on_crash") == 0)
+		return ADW_ACTION_ROW(self->crash_row);
 	static const struct { const char *field; gsize offset; } map[] = {
 		{ "memory_mib", G_STRUCT_OFFSET(AtollManagerDomainDetails, memory_row) },
 		{ "vcpus", G_STRUCT_OFFSET(AtollManagerDomainDetails, vcpus_row) },
@@ -273,6 +553,7 @@ static gboolean validate_settings(AtollManagerDomainDetails *self)
 	clear_errors(self);
 	gboolean ok = validate_path(self->kernel_row, self->kernel_entry, TRUE);
 	ok = validate_path(self->initrd_row, self->initrd_entry, FALSE) && ok;
+	ok = validate_hardware(self) && ok;
 	AtollManagerWindow *win = window_of(self);
 	JsonNode *host = win ? atoll_manager_window_get_host(win) : NULL;
 	gint64 host_mib = atoll_json_int(host, "memory_bytes", 0) / (1024 * 1024);
@@ -317,6 +598,7 @@ static JsonNode *edited_definition(AtollManagerDomainDetails *self)
 	g_autofree char *label = atoll_label_format(&rgba);
 	json_object_set_string_member(obj, "label", label);
 	json_object_set_boolean_member(obj, "autostart", gtk_switch_get_active(self->autostart_switch));
+	put_hardware(self, obj);
 	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
 	json_node_take_object(node, obj);
 	return node;
@@ -599,6 +881,8 @@ void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const ch
 	if (!name)
 		return;
 	load(self, TRUE);
+	atoll_client_request_async(self->client, "GET", "/v1/networks", NULL, self->cancel,
+				   networks_ready, g_object_ref(self));
 	stats_tick(self);
 	self->stats_id = g_timeout_add_seconds(STATS_INTERVAL_S, stats_tick, self);
 }
@@ -658,6 +942,10 @@ static void atoll_manager_domain_details_finalize(GObject *object)
 	g_clear_pointer(&self->def, json_node_unref);
 	g_free(self->name);
 	g_free(self->console_uri);
+	g_ptr_array_unref(self->disk_rows);
+	g_ptr_array_unref(self->nic_rows);
+	g_clear_object(&self->nic_choices);
+	g_ptr_array_unref(self->nic_choice_json);
 	G_OBJECT_CLASS(atoll_manager_domain_details_parent_class)->finalize(object);
 }
 
@@ -677,10 +965,13 @@ static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsCla
 	BIND(kernel_entry); BIND(initrd_entry); BIND(cmdline_entry); BIND(label_button);
 	BIND(autostart_switch); BIND(apply_button); BIND(revert_button); BIND(graphs_box);
 	BIND(perf_label); BIND(console_stack); BIND(console_scroller); BIND(freeze_button);
-	BIND(devices);
+	BIND(devices); BIND(disks_group); BIND(nics_group); BIND(poweroff_row);
+	BIND(reboot_row); BIND(crash_row); BIND(add_disk_button); BIND(add_nic_button);
 #undef BIND
 	gtk_widget_class_install_action(wc, "details.apply", NULL, apply_activated);
 	gtk_widget_class_install_action(wc, "details.revert", NULL, revert_activated);
+	gtk_widget_class_install_action(wc, "details.add-disk", NULL, add_disk_activated);
+	gtk_widget_class_install_action(wc, "details.add-nic", NULL, add_nic_activated);
 }
 
 static void label_controls(AtollManagerDomainDetails *self)
@@ -697,6 +988,8 @@ static void label_controls(AtollManagerDomainDetails *self)
 	atoll_set_accessible_label(GTK_WIDGET(self->revert_button), _("Revert the settings"));
 	atoll_set_accessible_label(GTK_WIDGET(self->freeze_button),
 				   _("Freeze the performance graphs"));
+	atoll_set_accessible_label(self->add_disk_button, _("Add a disk"));
+	atoll_set_accessible_label(self->add_nic_button, _("Add a network interface"));
 }
 
 static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
@@ -713,6 +1006,14 @@ static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
 	gtk_box_append(self->graphs_box, self->disk_graph);
 	gtk_box_append(self->graphs_box, self->net_graph);
 	gtk_color_chooser_set_use_alpha(GTK_COLOR_CHOOSER(self->label_button), FALSE);
+	self->disk_rows = g_ptr_array_new();
+	self->nic_rows = g_ptr_array_new();
+	self->nic_choices = gtk_string_list_new(NULL);
+	self->nic_choice_json = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	gtk_string_list_append(self->nic_choices, _("User-mode NAT"));
+	g_ptr_array_add(self->nic_choice_json, nic_node("user", NULL));
+	gtk_string_list_append(self->nic_choices, _("Isolated"));
+	g_ptr_array_add(self->nic_choice_json, nic_node("isolated", NULL));
 	label_controls(self);
 	self->cancel = g_cancellable_new();
 	g_signal_connect(self->view_stack, "notify::visible-child-name",

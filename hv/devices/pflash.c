@@ -84,6 +84,11 @@ int pflash_open(struct pflash *pf, const char *path, bool writable,
 
 void pflash_close(struct pflash *pf)
 {
+	if (pf->commands)
+		log_info("firmware flash: %llu commands, %llu program/erase operations "
+			 "this run%s", (unsigned long long)pf->commands,
+			 (unsigned long long)pf->writes,
+			 pf->fd >= 0 ? "" : " (not saved)");
 	if (pf->fd >= 0) {
 		if (pflash_flush(pf))
 			log_error("firmware variables: could not save %s; the last "
@@ -157,6 +162,11 @@ static void flash_write(struct pflash *pf, uint64_t off, const uint8_t *data,
 			uint32_t len)
 {
 	uint8_t cmd = data[0];
+
+	if (!pf->commands++)
+		log_info("firmware flash: the firmware drives the variable store "
+			 "(first command 0x%02x at offset 0x%llx)", cmd,
+			 (unsigned long long)off);
 
 	switch (pf->mode) {
 	case PFLASH_PROGRAM:

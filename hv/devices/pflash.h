@@ -48,6 +48,7 @@ struct pflash {
 	uint8_t status;
 	uint64_t dirty_lo, dirty_hi;   /* [lo, hi) not yet on disk */
 	uint64_t writes;        /* programmed bytes, erased blocks: stats */
+	uint64_t commands;      /* every write access: stats */
 	/* Called with the lock held when reads must start (false) or may stop
 	 * (true) trapping: the VMM maps/unmaps the read-only slot. */
 	void (*romd)(struct pflash *pf, bool array);

@@ -229,6 +229,18 @@ static void cf8_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 {
 	struct pci_host *host = opaque;
 
+	if (off == 1 && len == 1) {
+		/* 0xCF9, the chipset's reset control register: SYS_RST and
+		 * FULL_RST are kept, RST_CPU going 1 resets the machine. */
+		if (!is_write) {
+			data[0] = host->rcr;
+			return;
+		}
+		host->rcr = data[0] & 0x0a;
+		if (data[0] & 0x04)
+			vm_request_reset(host->vm);
+		return;
+	}
 	if (off < 4) {
 		/* The address register only answers whole dword accesses. */
 		if (off != 0 || len != 4) {
@@ -240,18 +252,6 @@ static void cf8_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			host->cf8 = (uint32_t)bus_data_get(data, 4);
 		else
 			bus_data_set(data, 4, host->cf8);
-		return;
-	}
-	if (off == 1 && len == 1) {
-		/* 0xCF9, the chipset's reset control register: SYS_RST and
-		 * FULL_RST are kept, RST_CPU going 1 resets the machine. */
-		if (!is_write) {
-			data[0] = host->rcr;
-			return;
-		}
-		host->rcr = data[0] & 0x0a;
-		if (data[0] & 0x04)
-			vm_request_reset(host->vm);
 		return;
 	}
 	uint32_t a = host->cf8;

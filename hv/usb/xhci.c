@@ -474,7 +474,10 @@ static void rt_write(struct xhci *x, uint32_t off, uint32_t v)
 		/* The high half completes the address: read the table now. */
 		in->erstba = (in->erstba & 0xffffffffULL) | (uint64_t)v << 32;
 		in->evq_n = in->evq_head = 0;
-		if (!xhci_erst_load(in, x->mem, &why))
+		in->valid = false;
+		/* Drivers clear both when they tear the ring down (Linux on
+		 * unbind): that is no error, just no event ring. */
+		if ((in->erstsz || in->erstba) && !xhci_erst_load(in, x->mem, &why))
 			xhci_host_error(x, "%s", why);
 		break;
 	case 0x38: {
@@ -818,7 +821,6 @@ void xhci_destroy(struct xhci *x)
 			xhci_ep_abort(x, s, e);
 	while (x->xfers)
 		xhci_xfer_free(x, x->xfers);
-	x->stopped = true;
 	pthread_mutex_unlock(&x->lock);
 	evloop_remove(&x->vm->loop, x->work_watch);
 	close(x->work_fd);

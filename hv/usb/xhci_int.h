@@ -220,7 +220,7 @@ struct xhci {
 	struct xhci_xfer *done, **done_tail;
 	struct xhci_xfer *to_cancel;                  /* orphans to cancel */
 	uint64_t irqs;              /* interrupts raised (tests) */
-	bool stopped;               /* controller destroyed */
+	bool isoch_warned;          /* said once that isochronous is missing */
 };
 
 /* xhci.c */

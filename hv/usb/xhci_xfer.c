@@ -269,7 +269,7 @@ static bool td_check(struct xhci *x, struct xhci_xfer *xf, bool control, bool in
 		case TRB_NOOP:
 			break;
 		case TRB_ISOCH:
-			why = "isochronous transfers are not supported";
+			why = "isoch TRB on a non-isochronous endpoint";
 			break;
 		default:
 			why = "TRB type not allowed on a transfer ring";
@@ -302,11 +302,14 @@ static bool td_check(struct xhci *x, struct xhci_xfer *xf, bool control, bool in
 static void gather_out(struct xhci *x, struct xhci_xfer *xf)
 {
 	size_t off = 0;
-	for (unsigned i = 0; i < xf->td.n; i++) {
+	for (unsigned i = 0; i < xf->td.n && off < xf->pkt.len; i++) {
 		const struct xhci_trb *t = &xf->td.trbs[i].trb;
-		uint32_t len = trb_len(t);
+		size_t len = trb_len(t);
 		if (!is_data_trb(TRB_TYPE(t->control)) || !len)
 			continue;
+		/* A control data stage longer than wLength is cut to it. */
+		if (len > xf->pkt.len - off)
+			len = xf->pkt.len - off;
 		if (t->control & TRB_IDT)
 			memcpy(xf->pkt.buf + off, &t->param, len);
 		else if (guest_read(x->mem, t->param, xf->pkt.buf + off, len))
@@ -414,6 +417,17 @@ void xhci_ep_kick(struct xhci *x, unsigned slot, unsigned dci)
 
 	if (!ep || !x->slots[slot].enabled || ep->xfer)
 		return;
+	if (ep->type == EPT_ISOCH_IN || ep->type == EPT_ISOCH_OUT) {
+		/* Not supported yet: the TDs stay queued, never completed, so
+		 * the guest driver sees a silent stream rather than an error
+		 * storm, and can still stop the endpoint and take them back. */
+		if (!x->isoch_warned)
+			log_warn("xhci: slot %u: isochronous transfers are not supported; "
+				 "the device's isochronous endpoints (audio, video) stay silent",
+				 slot);
+		x->isoch_warned = true;
+		return;
+	}
 	if (ep->state == EP_STOPPED) {
 		/* A doorbell restarts a stopped endpoint (4.6.9). */
 		ep->state = EP_RUNNING;

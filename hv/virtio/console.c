@@ -101,6 +101,7 @@ struct virtio_console_port {
 	const struct virtio_console_port_ops *ops;
 	void *opaque;
 	unsigned events;             /* EV_* not yet delivered */
+	bool closed_since;           /* a close not yet delivered */
 };
 
 struct virtio_console {
@@ -299,6 +300,7 @@ static void set_guest_open(struct virtio_console_port *p, bool open)
 		return;
 	p->guest_open = open;
 	if (!open) {
+		p->closed_since = true;
 		/* What the closed port had not delivered is stale for the
 		 * next opener. */
 		console_inbuf_init(&p->in);
@@ -524,11 +526,16 @@ static void deliver_events(void *opaque, uint32_t events_)
 		const struct virtio_console_port_ops *ops = p->ops;
 		void *o = p->opaque;
 		unsigned ev = p->events;
-		bool open = p->guest_open;
+		bool open = p->guest_open, closed = p->closed_since;
 		p->events = 0;
+		p->closed_since = false;
 		pthread_mutex_unlock(&con->vdev.lock);
 		if (!ops)
 			continue;
+		/* A close and a reopen between two deliveries are still two
+		 * events: the backend must drop the old session. */
+		if ((ev & EV_OPEN) && ops->guest_open && closed && open)
+			ops->guest_open(o, false);
 		if ((ev & EV_OPEN) && ops->guest_open)
 			ops->guest_open(o, open);
 		if ((ev & EV_WRITABLE) && ops->writable)
@@ -569,6 +576,7 @@ int virtio_console_port_attach(struct virtio_console_port *p,
 		p->ops = ops;
 		p->opaque = opaque;
 		p->events = 0;
+		p->closed_since = false;
 		if (port_live(con, p)) {
 			ctrl_queue(con, p->id, VCON_PORT_OPEN, 1, NULL);
 			ctrl_rx(con);

@@ -65,7 +65,9 @@ struct virtio_console_port_ops {
 	/* After a short virtio_console_port_write: there is room again. */
 	void (*writable)(void *opaque);
 	/* The guest opened (true) or closed (false) the port; also called
-	 * with false when the driver resets the device.  May repeat a state. */
+	 * with false when the driver resets the device.  May repeat a state;
+	 * a close and reopen between two deliveries still arrive as false,
+	 * then true. */
 	void (*guest_open)(void *opaque, bool open);
 };
 

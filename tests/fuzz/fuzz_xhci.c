@@ -91,7 +91,7 @@ static void fdev_complete(struct fdev *f, unsigned status, size_t actual)
 	if (p->status != USB_STATUS_CANCELLED)
 		p->status = (enum usb_status)(status % 6);
 	p->actual = actual < p->len ? actual : p->len;
-	if (p->in)
+	if (p->in && p->actual)
 		memset(p->buf, 0xa5, p->actual);
 	p->complete(p);
 }

@@ -66,6 +66,13 @@ def seeds():
            trb(r + 80, 0, 0, t(4) | IOC | C) + doorbell(1, 1) + loop() +
            complete(1, 0) + loop())
     s["control"] = b"\x01" + ops
+    # A control OUT whose data stage is longer than wLength (the packet
+    # gets wLength bytes; a bounce-buffer overflow once).
+    ops = (trb(r, 0x40 | 1 << 8 | 4 << 48, 8, t(2) | IDT | 2 << 16 | C) +
+           trb(r + 16, DATA, 64, t(3) | C) +
+           trb(r + 32, 0, 0, t(4) | IOC | 1 << 16 | C) + doorbell(1, 1) + loop() +
+           complete(0, 4) + loop())
+    s["control-out-long"] = b"\x01" + ops
     # Bulk OUT chain with immediate data, bulk IN short with event data.
     o, i = ep_ring(2), ep_ring(5)
     ops = (trb(o, DATA, 512, t(1) | CH | C) +

@@ -256,6 +256,8 @@ static void test_settings(void)
 	gtk_editable_set_text(GTK_EDITABLE(child(details, t, "kernel_entry")), "vmlinuz");
 	g_assert_true(gtk_widget_activate_action(details, "details.apply", NULL));
 	g_assert_true(atoll_field_row_has_error(ADW_ACTION_ROW(child(details, t, "kernel_row"))));
+	/* The label colour row is far down the page: focus scrolls to it. */
+	gtk_widget_grab_focus(child(details, t, "label_button"));
 	harness_spin(500);
 	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-settings");
 	graphene_rect_t r;
@@ -1006,6 +1008,105 @@ static void test_devices(void)
 	adw_view_stack_set_visible_child_name(stack, "overview");
 }
 
+/* ---- disks, NICs, lifecycle ---- */
+
+static gboolean hw_saved(gpointer data)
+{
+	(void)data;
+	g_autoptr(JsonNode) def = get_def("hw");
+	return json_array_get_length(json_object_get_array_member(json_node_get_object(def),
+								  "disks")) == 2;
+}
+
+static void test_hardware(void)
+{
+	g_autofree char *img1 = g_build_filename(harness_tmpdir(), "hw1.img", NULL);
+	g_autofree char *img2 = g_build_filename(harness_tmpdir(), "hw2.img", NULL);
+	g_assert_true(g_file_set_contents(img1, "", 0, NULL));
+	g_assert_true(g_file_set_contents(img2, "", 0, NULL));
+	g_autofree char *json = g_strdup_printf(
+		"{\"name\": \"hw\", \"memory_mib\": 256, \"vcpus\": 1, \"kernel\": \"%s\", "
+		"\"disks\": [{\"path\": \"%s\", \"serial\": \"S1\"}], "
+		"\"nics\": [{\"type\": \"user\"}]}", kernel_path, img1);
+	g_autoptr(JsonNode) def = json_from_string(json, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) r = atoll_client_define(api, def, &error);
+	g_assert_no_error(error);
+	g_autoptr(JsonNode) before = get_def("hw");
+	const char *mac0 = atoll_json_string(json_array_get_element(json_object_get_array_member(
+		json_node_get_object(before), "nics"), 0), "mac", NULL);
+	g_assert_true(harness_wait(row_present, "hw", 3000));
+	g_assert_true(atoll_manager_window_select(win, "hw"));
+	GtkWidget *details = atoll_manager_window_get_details(win);
+	GType t = ATOLL_TYPE_MANAGER_DOMAIN_DETAILS;
+	g_assert_true(harness_wait(def_loaded_named, "hw", 3000));
+	adw_view_stack_set_visible_child_name(ADW_VIEW_STACK(child(details, t, "view_stack")),
+					      "settings");
+	harness_spin(300);
+	AdwPreferencesGroup *disks = ADW_PREFERENCES_GROUP(child(details, t, "disks_group"));
+
+	/* A new disk row without a path never leaves the manager. */
+	g_assert_true(gtk_widget_activate_action(details, "details.add-disk", NULL));
+	GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(win));
+	g_assert_nonnull(focus);
+	AdwActionRow *disk2 = ADW_ACTION_ROW(gtk_widget_get_ancestor(focus, ADW_TYPE_ACTION_ROW));
+	g_assert_nonnull(disk2);
+	g_assert_true(gtk_widget_get_ancestor(GTK_WIDGET(disk2), ADW_TYPE_PREFERENCES_GROUP) ==
+		      GTK_WIDGET(disks));
+	g_assert_true(gtk_widget_activate_action(details, "details.apply", NULL));
+	g_assert_true(atoll_field_row_has_error(disk2));
+	GtkEditable *path2 = GTK_EDITABLE(gtk_widget_get_ancestor(focus, GTK_TYPE_ENTRY) ?
+		gtk_widget_get_ancestor(focus, GTK_TYPE_ENTRY) : focus);
+
+	/* One only atolld refuses: its field (disks[1].path) picks the row. */
+	g_autofree char *bad = g_strdup_printf("%s\x01", img2);
+	gtk_editable_set_text(path2, bad);
+	g_assert_true(gtk_widget_activate_action(details, "details.apply", NULL));
+	g_assert_true(harness_wait(row_has_error, disk2, 5000));
+	g_assert_nonnull(strstr(atoll_field_row_get_error(disk2), "control character"));
+
+	/* Read-only second disk, first NIC isolated, a new NIC, keep on crash. */
+	gtk_editable_set_text(path2, img2);
+	GtkWidget *ro = NULL;
+	for (GtkWidget *c = GTK_WIDGET(path2); c && !ro; c = gtk_widget_get_next_sibling(c))
+		if (GTK_IS_CHECK_BUTTON(c))
+			ro = c;
+	g_assert_nonnull(ro);
+	gtk_check_button_set_active(GTK_CHECK_BUTTON(ro), TRUE);
+	g_assert_true(gtk_widget_activate_action(details, "details.add-nic", NULL));
+	AdwComboRow *nic2 = ADW_COMBO_ROW(gtk_root_get_focus(GTK_ROOT(win)));
+	g_assert_true(ADW_IS_COMBO_ROW(nic2));
+	AdwPreferencesGroup *nics = ADW_PREFERENCES_GROUP(child(details, t, "nics_group"));
+	(void)nics;
+	/* The first NIC row is nic2's previous sibling in the group's list. */
+	GtkWidget *nic1 = gtk_widget_get_prev_sibling(GTK_WIDGET(nic2));
+	g_assert_true(ADW_IS_COMBO_ROW(nic1));
+	adw_combo_row_set_selected(ADW_COMBO_ROW(nic1), 1);   /* isolated */
+	adw_combo_row_set_selected(ADW_COMBO_ROW(child(details, t, "crash_row")), 2);
+	harness_spin(300);
+	g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-hardware");
+	g_assert_nonnull(shot);
+	g_assert_true(gtk_widget_activate_action(details, "details.apply", NULL));
+	g_assert_true(harness_wait(hw_saved, NULL, 5000));
+
+	g_autoptr(JsonNode) after = get_def("hw");
+	JsonObject *o = json_node_get_object(after);
+	JsonArray *d = json_object_get_array_member(o, "disks");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(d, 0), "serial", NULL), ==, "S1");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(d, 1), "path", NULL), ==, img2);
+	g_assert_true(json_object_get_boolean_member(
+		json_array_get_object_element(d, 1), "readonly"));
+	JsonArray *n = json_object_get_array_member(o, "nics");
+	g_assert_cmpuint(json_array_get_length(n), ==, 2);
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(n, 0), "type", NULL), ==, "isolated");
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(n, 0), "mac", NULL), ==, mac0);
+	g_assert_cmpstr(atoll_json_string(json_array_get_element(n, 1), "type", NULL), ==, "user");
+	g_assert_nonnull(atoll_json_string(json_array_get_element(n, 1), "mac", NULL));
+	g_assert_cmpstr(atoll_json_string(after, "on_crash", NULL), ==, "preserve");
+	adw_view_stack_set_visible_child_name(ADW_VIEW_STACK(child(details, t, "view_stack")),
+					      "overview");
+}
+
 int main(int argc, char **argv)
 {
 	/* The manager keeps its host list in the user's config: not the
@@ -1028,6 +1129,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/manager/ssh-hosts", test_ssh_hosts);
 	g_test_add_func("/manager/assistant", test_assistant);
 	g_test_add_func("/manager/actions", test_action_states);
+	g_test_add_func("/manager/hardware", test_hardware);
 	g_test_add_func("/manager/clone", test_clone);
 	g_test_add_func("/manager/assistant-new-disk", test_assistant_new_disk);
 	int rc = g_test_run();

@@ -2,6 +2,7 @@
  * on a unix socket, libsoup WebSocket clients, a raw client that stops
  * reading, and an in-test serial socket standing in for the VMM's. */
 #include "vmm_client.h"
+#include "pci_sysfs_fixture.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -222,6 +223,37 @@ static void test_broadcast(Fixture *f, gconstpointer data)
 	g_autoptr(GBytes) body = http_get(f, "/v1/events", &status);
 	g_assert_cmpuint(status, ==, 400);
 	g_assert_nonnull(body);
+}
+
+/* Binding a device to vfio-pci and back is announced as device-changed
+ * (passthrough.c, on a sysfs tree from pci_sysfs_fixture.h). */
+static void test_device_changed(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	PciSysfs ps = { 0 };
+	pci_sysfs_set_up(&ps, NULL);
+	f->d.sysfs_root = ps.root;
+	f->d.pci_write_fn = (void *)pci_sysfs_kernel;
+	f->d.pci_write_data = &ps;
+	Client *c = ws_connect(f, "/v1/events");
+	g_assert_no_error(c->error);
+	WAIT_UNTIL(events_subscribers(&f->d) == 1);
+
+	g_autoptr(GError) err = NULL;
+	g_autoptr(JsonNode) added = passthrough_assignable_add(&f->d, "00:06.0", &err);
+	g_assert_no_error(err);
+	WAIT_UNTIL(c->messages == 1);
+	g_assert_cmpstr(c->received->str, ==, "{\"type\":\"device-changed\",\"kind\":\"pci\","
+			"\"device\":\"0000:00:06.0\",\"domain\":null,\"action\":\"assignable\"}");
+	g_autoptr(JsonNode) removed = passthrough_assignable_remove(&f->d, "00:06.0", &err);
+	g_assert_no_error(err);
+	WAIT_UNTIL(c->messages == 2);
+	g_assert_nonnull(strstr(c->received->str, "\"action\":\"released\""));
+	g_autofree char *drv = pci_sysfs_driver(&ps, "0000:00:06.0");
+	g_assert_cmpstr(drv, ==, "e1000");
+	client_free(c);
+	f->d.sysfs_root = NULL;
+	pci_sysfs_tear_down(&ps, NULL);
 }
 
 /* A raw WebSocket client that completes the handshake, then never reads. */
@@ -451,6 +483,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add("/events/broadcast", Fixture, NULL, fixture_setup, test_broadcast, fixture_teardown);
 	g_test_add("/events/slow-client", Fixture, NULL, fixture_setup, test_slow_client, fixture_teardown);
+	g_test_add("/events/device-changed", Fixture, NULL, fixture_setup, test_device_changed, fixture_teardown);
 	g_test_add("/console/viewers", Fixture, NULL, fixture_setup, test_console, fixture_teardown);
 	g_test_add("/console/bounded-log", Fixture, NULL, fixture_setup, test_console_log_bounded, fixture_teardown);
 	return g_test_run();

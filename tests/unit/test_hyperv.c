@@ -2,6 +2,7 @@
  * KVM's own leaves go. */
 #include <glib.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hyperv.h"
 
@@ -40,6 +41,11 @@ static void test_merge(void)
 	const struct kvm_cpuid_entry2 *e = find(m, 0x40000000);
 	g_assert_nonnull(e);
 	g_assert_cmphex(e->eax, ==, 0x40000005);    /* nested leaf 0xA dropped */
+	char vendor[13] = "";
+	memcpy(vendor, &e->ebx, 4);
+	memcpy(vendor + 4, &e->ecx, 4);
+	memcpy(vendor + 8, &e->edx, 4);
+	g_assert_cmpstr(vendor, ==, "Microsoft Hv");
 	g_assert_null(find(m, 0x4000000a));
 	g_assert_cmphex(find(m, 0x40000001)->eax, ==, 0x31237648);   /* "Hv#1" */
 	e = find(m, HV_CPUID_FEATURES);

@@ -546,8 +546,11 @@ static void test_guest_agent(void)
 	g_assert_cmpuint(h.n_requests, ==, before);
 
 	/* Client clipboard -> guest: a CLIPBOARD_GRAB for UTF-8 text. */
+	uint64_t t0 = harness_now_ns();
 	assert_ok(harness_cmd(&h, "clipboard-grab"), "client grab");
 	m = ga_wait(&h, &ga, VD_AGENT_CLIPBOARD_GRAB);
+	g_test_message("figure: client clipboard grab -> guest port: %.2f ms",
+		       (double)(harness_now_ns() - t0) / 1e6);
 	g_assert_cmpuint(m->len, ==, sizeof(VDAgentMessage) + 4 + 4);
 	g_assert_cmpuint(m->data[sizeof(VDAgentMessage)], ==, VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD);
 	uint32_t type;
@@ -559,8 +562,11 @@ static void test_guest_agent(void)
 	uint8_t grab[8] = { VD_AGENT_CLIPBOARD_SELECTION_PRIMARY, 0, 0, 0 };
 	uint32_t t = VD_AGENT_CLIPBOARD_UTF8_TEXT;
 	memcpy(grab + 4, &t, 4);
+	t0 = harness_now_ns();
 	ga_send(&ga, VD_AGENT_CLIPBOARD_GRAB, grab, sizeof(grab));
 	char *line = harness_cmd(&h, "expect-grab");
+	g_test_message("figure: guest clipboard grab -> client signal: %.2f ms",
+		       (double)(harness_now_ns() - t0) / 1e6);
 	g_assert_nonnull(line);
 	g_autofree char *want = g_strdup_printf("ok selection=%u types=%u",
 						VD_AGENT_CLIPBOARD_SELECTION_PRIMARY,

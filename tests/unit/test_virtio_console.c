@@ -432,6 +432,23 @@ static void test_mp_handshake(void)
 	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
 	g_assert_cmpint(m.opens, ==, 2);
 
+	/* Close and reopen faster than the backend is told: it still sees
+	 * the old session end before the new one starts. */
+	struct { uint32_t id; uint16_t event, value; } __attribute__((packed)) cm[2] = {
+		{ 1, C_PORT_OPEN, 0 }, { 1, C_PORT_OPEN, 1 } };
+	for (int i = 0; i < 2; i++) {
+		uint64_t a = VG_BUF(3) + 0x1000u * (m.g.next_id[3] % TESTVM_QSZ);
+		uint32_t l = 8;
+		bool w = false;
+		g_assert_cmpint(guest_write(&m.vm.mem, a, &cm[i], 8), ==, 0);
+		vg_post_chain(&m.g, 3, &a, &l, &w, 1);
+	}
+	testvm_dev_write(&m.vm, m.dev, 0x3000 + 4u * 3, 2, 3);
+	vg_run(&m.vm);
+	g_assert_cmpint(m.closes, ==, 2);
+	g_assert_cmpint(m.opens, ==, 3);
+	g_assert_true(m.open);
+
 	/* The backend goes away: the guest is told. */
 	virtio_console_port_detach(m.port);
 	vg_run(&m.vm);

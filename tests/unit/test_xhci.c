@@ -42,6 +42,8 @@ struct tdev {
 	struct usb_packet *held;        /* interrupt IN: waits for data or cancel */
 	uint8_t out_data[8192];
 	size_t out_len;
+	uint8_t ctl_out[64];            /* last control OUT data stage */
+	size_t ctl_out_len;
 	unsigned submits, resets, cancels, set_address_seen, config;
 	bool stall_ep3, destroyed;
 	size_t in_avail;                /* bytes bulk IN returns */
@@ -92,6 +94,12 @@ static void tdev_control(struct tdev *t, struct usb_packet *p)
 		t->config = s[2];
 	} else if (s[0] == 0x80 && s[1] == USB_REQ_GET_DESCRIPTOR) {
 		p->status = USB_STATUS_STALL;   /* no other descriptors */
+	} else if (s[0] == 0x40) {
+		/* a vendor OUT request: keep its data */
+		g_assert_cmpuint(p->len, <=, sizeof(t->ctl_out));
+		memcpy(t->ctl_out, p->buf, p->len);
+		t->ctl_out_len = p->len;
+		p->actual = p->len;
 	}
 }
 
@@ -615,6 +623,20 @@ static void test_enumerate_and_control(void)
 	g_assert_cmpuint(ev.status >> 24, ==, CC_SUCCESS);
 	g_assert_cmpuint(t.set_address_seen, ==, 0);
 
+	/* A data stage longer than wLength: the device gets wLength bytes. */
+	uint8_t pat[64];
+	for (unsigned i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(0x30 + i);
+	guest_write(&d.vm.mem, DATA + 0x800, pat, sizeof(pat));
+	xfer_trb(&d, 1, 0x40 | 0x01ULL << 8 | 4ULL << 48, 8, TRB_SETUP << 10 | TRB_IDT | 2u << 16);
+	xfer_trb(&d, 1, DATA + 0x800, 64, TRB_DATA << 10);
+	st = xfer_trb(&d, 1, 0, 0, TRB_STATUS << 10 | TRB_IOC | TRB_DIR_IN);
+	ring_db(&d, slot, 1);
+	expect_event(&d, TRB_EV_TRANSFER, &ev);
+	g_assert_cmphex(ev.param, ==, st);
+	g_assert_cmpuint(t.ctl_out_len, ==, 4);
+	g_assert_cmpmem(t.ctl_out, 4, pat, 4);
+
 	/* SET_CONFIGURATION reaches it. */
 	ev = control(&d, slot, 0x00, USB_REQ_SET_CONFIGURATION, 1, 0, 0);
 	g_assert_cmpuint(ev.status >> 24, ==, CC_SUCCESS);
@@ -914,6 +936,17 @@ static void test_hostile(void)
 	wr(&d, d.db, 0);
 	expect_hse_then_recover(&d);
 
+	/* Tearing the event ring down as Linux does on unbind (halt, reset,
+	 * ERSTSZ 0, ERSTBA 0) is no error. */
+	wr(&d, d.op, 0);
+	wr(&d, d.op, 2);
+	wr(&d, d.rt + 0x28, 0);
+	wr64(&d, d.rt + 0x30, 0);
+	wr64(&d, d.rt + 0x38, 0);
+	g_assert_cmphex(rd(&d, d.op + 4) & STS_HSE_BIT, ==, 0);
+	drv_stop(&d);
+	drv_start(&d);
+
 	/* An event ring segment table out of guest memory. */
 	wr64(&d, d.rt + 0x30, (uint64_t)MEM - 0x40 + 0x100000);
 	g_assert_cmphex(rd(&d, d.op + 4) & STS_HSE_BIT, !=, 0);
@@ -1044,6 +1077,117 @@ static void test_hostile(void)
 	tdev_fini(&t, &d.vm);
 }
 
+/* Isochronous endpoints configure, but their TDs are left alone (not
+ * supported yet): no packet, no event, no error; Stop Endpoint and Set TR
+ * Dequeue still work, and other endpoints carry on. */
+static void test_isoch_silent(void)
+{
+	struct drv d;
+	struct tdev t;
+	drv_start(&d);
+	tdev_init(&t, &d.vm, USB_SPEED_HIGH);
+	unsigned slot = enumerate(&d, &t, 1, false);
+	configure(&d, slot);
+
+	in_ctx_clear(&d);
+	uint32_t icc[8] = { 0, 1u | 1u << 3 };
+	ep_ring_setup(&d, 3);
+	uint32_t e[8] = { 0, EPT_ISOCH_IN << 3 | 192u << 16, (uint32_t)EP_RING(3) | 1, 0, 192 };
+	uint32_t slotc[8] = { 9u << 27, 0 };
+	in_ctx_set(&d, 0, icc);
+	in_ctx_set(&d, 1, slotc);
+	in_ctx_set(&d, 4, e);
+	g_assert_cmpuint(command(&d, IN_CTX, 0, TRB_CONFIGURE_EP << 10 | slot << 24, NULL),
+			 ==, CC_SUCCESS);
+	unsigned submits = t.submits;
+	xfer_trb(&d, 3, DATA, 192, TRB_ISOCH << 10 | TRB_ISP | TRB_IOC);
+	ring_db(&d, slot, 3);
+	expect_no_event(&d);
+	g_assert_cmpuint(t.submits, ==, submits);
+	g_assert_cmphex(rd(&d, d.op + 4) & STS_HSE_BIT, ==, 0);
+	/* the isoch endpoint was never started, so it is Running: Stop works */
+	g_assert_cmpuint(ep_state(&d, slot, 3), ==, EP_RUNNING);
+	g_assert_cmpuint(command(&d, 0, 0, TRB_STOP_EP << 10 | slot << 24 | 3u << 16, NULL),
+			 ==, CC_SUCCESS);
+	g_assert_cmpuint(command(&d, d.ring[3].enq | d.ring[3].cycle, 0,
+				 TRB_SET_TR_DEQ << 10 | slot << 24 | 3u << 16, NULL), ==, CC_SUCCESS);
+	struct xhci_trb ev = control(&d, slot, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0100, DATA, 18);
+	g_assert_cmpuint(ev.status >> 24, ==, CC_SUCCESS);
+	drv_stop(&d);
+	tdev_fini(&t, &d.vm);
+}
+
+/* An event ring of two small segments: events go segment by segment, the
+ * cycle bit flips on wrapping, and the ring never overtakes the guest's
+ * dequeue pointer (events wait in the VMM and come once it moves on). */
+static void test_event_ring_segments(void)
+{
+	struct drv d;
+	const uint64_t seg_base[2] = { 0x14000, 0x15000 };
+	const unsigned seg_trbs = 16;
+	drv_start(&d);
+
+	wr(&d, d.op, 0);                                   /* stop to change the ERST */
+	uint64_t erst[4] = { seg_base[0], seg_trbs, seg_base[1], seg_trbs };
+	guest_write(&d.vm.mem, ERST + 0x100, erst, sizeof(erst));
+	static uint8_t zero[16 * 16];
+	guest_write(&d.vm.mem, seg_base[0], zero, sizeof(zero));
+	guest_write(&d.vm.mem, seg_base[1], zero, sizeof(zero));
+	wr(&d, d.rt + 0x28, 2);
+	wr64(&d, d.rt + 0x30, ERST + 0x100);
+	wr64(&d, d.rt + 0x38, seg_base[0]);
+	wr(&d, d.op, 1 | 4);
+
+	unsigned seg = 0, idx = 0, seen = 0;
+	bool cycle = true;
+	uint64_t expect = 0;
+	/* 40 no-ops per round without consuming: only 31 fit, the rest wait. */
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 40; i++) {
+			put_trb(&d, d.cmd_enq, 0, 0, TRB_NOOP_CMD << 10 | (d.cmd_cycle ? TRB_C : 0));
+			d.cmd_enq += 16;
+			if (d.cmd_enq == CMD_RING + 16 * (CMD_TRBS - 1)) {
+				put_trb(&d, d.cmd_enq, CMD_RING, 0,
+					TRB_LINK << 10 | TRB_TC | (d.cmd_cycle ? TRB_C : 0));
+				d.cmd_enq = CMD_RING;
+				d.cmd_cycle = !d.cmd_cycle;
+			}
+		}
+		wr(&d, d.db, 0);
+		settle(&d);
+		g_assert_cmpuint(d.x->intr.evq_n, ==, 40 - 31);
+		/* consume whatever is there, moving ERDP each time */
+		for (;;) {
+			struct xhci_trb ev;
+			uint64_t at = seg_base[seg] + 16ULL * idx;
+			get_trb(&d, at, &ev);
+			if (!!(ev.control & TRB_C) != cycle)
+				break;
+			g_assert_cmpuint(TRB_TYPE(ev.control), ==, TRB_EV_CMD_COMPLETION);
+			g_assert_cmpuint(ev.status >> 24, ==, CC_SUCCESS);
+			/* completions come in command order */
+			if (expect)
+				g_assert_cmphex(ev.param, ==, expect);
+			expect = ev.param + 16;
+			if (expect == CMD_RING + 16 * (CMD_TRBS - 1))
+				expect = CMD_RING;
+			seen++;
+			if (++idx == seg_trbs) {
+				idx = 0;
+				if (++seg == 2) {
+					seg = 0;
+					cycle = !cycle;
+				}
+			}
+			wr64(&d, d.rt + 0x38, (seg_base[seg] + 16ULL * idx) | 8);
+			settle(&d);
+		}
+	}
+	g_assert_cmpuint(seen, ==, 160);
+	g_assert_cmphex(rd(&d, d.op + 4) & STS_HSE_BIT, ==, 0);
+	drv_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1053,5 +1197,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/xhci/stop-and-detach", test_stop_and_detach);
 	g_test_add_func("/xhci/usb3-port", test_usb3_port);
 	g_test_add_func("/xhci/hostile", test_hostile);
+	g_test_add_func("/xhci/isoch-silent", test_isoch_silent);
+	g_test_add_func("/xhci/event-ring-segments", test_event_ring_segments);
 	return g_test_run();
 }

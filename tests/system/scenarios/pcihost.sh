@@ -105,8 +105,15 @@ else
 fi
 if wait_state pt running 90; then
 	ok "pt runs with $NIC passed through"
-	grep -- "--pci host=$NIC" "$ATOLL_RUN/vmm/pt.log" > /dev/null 2>&1 ||
-		note "(the VMM log does not echo its argv; not checked)"
+	A info --json pt
+	pid=$(json_first pid)
+	if tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q -- "--pci host=$NIC"; then
+		ok "atolld ran pt's atoll-vmm (pid $pid) with --pci host=$NIC"
+	else
+		fail "pt's VMM (pid '$pid') was not given --pci host=$NIC: $(tr '\0' ' ' < /proc/$pid/cmdline 2>&1 | head -c 300)"
+	fi
+	tr -d ' \n\t' < "$W/a.out" | grep -q '"status".*"pci":\["0000:00:06.0"\]' &&
+		ok "pt's status lists $NIC" || fail "pt's status.pci does not list $NIC"
 	A start pt2
 	if [ "$ARC" = 5 ] && grep -q "in use by domain pt" "$W/a.err"; then
 		ok "pt2 is refused: $NIC is in use by domain pt"

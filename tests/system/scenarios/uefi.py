@@ -1,16 +1,16 @@
 """UEFI boot with Debian's OVMF (docs/uefi.md, docs/hwsim.md).
 
 The outer QEMU's TCG aborts when a nested guest writes CR8 with interrupts
-off and an interrupt pending, which OVMF does (../shared notes,
-docs/hwsim.md "UEFI").  This plug-in therefore builds a TEST-ONLY kvm.ko +
+off and an interrupt pending, which OVMF does (docs/uefi.md, "Testing in
+hwsim").  This plug-in therefore builds a TEST-ONLY kvm.ko +
 kvm-amd.ko from Debian's linux-source-6.1 for the dom0 kernel, with one
 change: svm_update_cr8_intercept() always intercepts CR8 writes.  It only
 changes the emulated test machine; nothing in Atoll depends on it.  The
 built modules are cached per kernel version in the hwsim cache.
 
 Host side it also builds the test disk (GPT + EFI system partition holding
-the domU kernel as \\EFI\\BOOT\\BOOTX64.EFI, the domU initrd and a
-startup.nsh), and checks the SPICE screenshots dom0 hands back.
+the domU kernel as \\EFI\\atoll\\linux.efi, the domU initrd and a
+startup.nsh), and checks the SPICE screenshot dom0 hands back.
 """
 import os
 import re
@@ -21,8 +21,7 @@ import tempfile
 SMP = 1
 TIMEOUT = 600
 MEMORY = 2048
-DOM0_MODULES = ['vfat', 'nls_cp437', 'nls_iso8859_1', 'efivarfs']
-DOMU_MODULES = ['efivarfs']
+DOMU_MODULES = ['efivarfs', 'cpuid']
 
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
@@ -271,9 +270,24 @@ if [ -e "$V" ]; then
 else
 	echo "ATOLL-EFIVAR none"
 	printf '\007\000\000\000persisted-42' > "$V" && echo "ATOLL-EFIVAR written"
+	echo "ATOLL-EFIVAR readback=$(tail -c +5 "$V" 2>&1)"
 fi
+dmesg | grep -i -E "efi|flash" | head -12 | sed 's/^/ATOLL-EFIDMESG /'
+"""
+
+
+# --hyperv on as the guest's CPUID shows it (/dev/cpu/0/cpuid: 16 bytes
+# eax ebx ecx edx at offset = leaf).
+HV_STEP = r"""
+leaf() { dd if=/dev/cpu/0/cpuid bs=16 count=1 skip=$(($1 / 16)) 2>/dev/null; }
+echo "ATOLL-HV vendor=$(leaf 0x40000000 | dd bs=1 skip=4 count=12 2>/dev/null)"
+echo "ATOLL-HV interface=$(leaf 0x40000001 | dd bs=1 count=4 2>/dev/null)"
+echo "ATOLL-HV features=$(leaf 0x40000003 | od -A n -t x4 | tr -s ' ')"
+echo "ATOLL-HV recommend=$(leaf 0x40000004 | od -A n -t x4 | tr -s ' ')"
+echo "ATOLL-HV kvm=$(leaf 0x40000100 | dd bs=1 skip=4 count=9 2>/dev/null)"
 """
 
 
 def domu_files(c, ctx):
     c.data('hwsim/steps/efi.sh', EFI_STEP)
+    c.data('hwsim/steps/hv.sh', HV_STEP)

@@ -103,13 +103,24 @@ static int wait_irq(int uio, int timeout_ms, uint32_t *status)
 	return 1;
 }
 
+static const char *cfg_path;
+
+/* uio_pci_generic masks the line with the command register's INTx Disable
+ * bit in its handler; userspace unmasks it by clearing the bit. */
 static int enable_irq(int uio)
 {
-	int32_t one = 1;
-	return write(uio, &one, 4) == 4 ? 0 : -1;
+	(void)uio;
+	uint8_t hi = 0;
+	int fd = open(cfg_path, O_RDWR);
+	int ret = -1;
+	if (fd >= 0 && pread(fd, &hi, 1, 5) == 1) {
+		hi &= (uint8_t)~0x04;
+		ret = pwrite(fd, &hi, 1, 5) == 1 ? 0 : -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
-
-static const char *cfg_path;
 
 static void print_cmd_status(const char *when)
 {
@@ -219,6 +230,61 @@ static int edu_test(const char *bdf)
 	return 0;
 }
 
+/* MSI without a driver: program edu's MSI capability from userspace with
+ * a vector no guest driver owns, and make edu raise an interrupt.  The
+ * guest kernel logs "No irq handler for vector" with that vector when the
+ * message arrives (the step script looks for it in dmesg). */
+static int edu_msi(const char *bdf, unsigned vector)
+{
+	char path[256];
+	uint8_t c[256];
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	int cfg = open(path, O_RDWR);
+	if (cfg < 0 || pread(cfg, c, sizeof(c), 0) != sizeof(c)) {
+		printf("ATOLL-EDU-MSI error=config\n");
+		return 1;
+	}
+	unsigned cap = 0;
+	for (unsigned p = c[0x34] & 0xfc, n = 0; p >= 0x40 && n < 48; p = c[p + 1] & 0xfc, n++)
+		if (c[p] == 0x05) {
+			cap = p;
+			break;
+		}
+	printf("ATOLL-EDU-MSI cap=0x%x\n", cap);
+	if (!cap)
+		return 1;
+	uint16_t ctrl = (uint16_t)(c[cap + 2] | c[cap + 3] << 8);
+	uint32_t addr = 0xfee00000;      /* CPU 0, fixed delivery */
+	uint32_t zero = 0;
+	uint16_t data = (uint16_t)vector;
+	unsigned data_off = (ctrl & 0x80) ? 12 : 8;
+	pwrite(cfg, &addr, 4, cap + 4);
+	if (ctrl & 0x80)
+		pwrite(cfg, &zero, 4, cap + 8);
+	pwrite(cfg, &data, 2, cap + data_off);
+	ctrl = (uint16_t)((ctrl & ~0x70) | 1);
+	pwrite(cfg, &ctrl, 2, cap + 2);
+
+	int fd;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	void *m = fd >= 0 ? mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+			  : MAP_FAILED;
+	if (m == MAP_FAILED) {
+		printf("ATOLL-EDU-MSI error=mmap\n");
+		return 1;
+	}
+	edu = m;
+	wr(0x60, 0x1);                   /* raise */
+	usleep(500000);
+	printf("ATOLL-EDU-MSI raised irq-status=0x%x vector=%u\n", rd(EDU_IRQ_STAT), vector);
+	wr(EDU_IRQ_ACK, 0x1);
+	ctrl &= (uint16_t)~1;
+	pwrite(cfg, &ctrl, 2, cap + 2);
+	close(cfg);
+	return 0;
+}
+
 static int fb_test(void)
 {
 	struct fb_var_screeninfo v;
@@ -255,8 +321,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "edu"))
 		return edu_test(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "edu-msi"))
+		return edu_msi(argv[2], (unsigned)strtoul(argv[3], NULL, 0));
 	if (argc == 2 && !strcmp(argv[1], "fb"))
 		return fb_test();
-	fprintf(stderr, "usage: vfio-guest edu BDF | fb\n");
+	fprintf(stderr, "usage: vfio-guest edu BDF | edu-msi BDF VECTOR | fb\n");
 	return 2;
 }

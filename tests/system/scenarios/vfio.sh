@@ -103,6 +103,12 @@ case "$v" in 0x??0000ed) ok "vfio: edu identifies itself ($v)" ;;
 [ "$(val ATOLL-EDU to-dev-irq)" = 1 ] && [ "$(val ATOLL-EDU from-dev-irq)" = 1 ] &&
 	ok "vfio: edu DMA interrupts arrived both ways (uio_pci_generic, INTx)" ||
 	fail "vfio: edu DMA interrupts: to-dev '$(val ATOLL-EDU to-dev-irq)' from-dev '$(val ATOLL-EDU from-dev-irq)' (uio '$(val ATOLL-EDU uio)')"
+v=$(val ATOLL-EDU-MSI line)
+if [ "$(val ATOLL-EDU-MSI seen)" -ge 1 ] 2>/dev/null && echo "$v" | grep -q '\.233_No_irq'; then
+	ok "vfio: edu's MSI reached the domU's CPU with the vector the domU programmed"
+else
+	fail "vfio: edu's MSI (vector 233) did not arrive: '$(val ATOLL-EDU-MSI seen)' '$v' ($(val ATOLL-EDU-MSI cap))"
+fi
 [ "$(val ATOLL-EDU roundtrip)" = ok ] && ok "vfio: edu DMA round trip intact" ||
 	fail "vfio: edu DMA round trip '$(val ATOLL-EDU roundtrip)' ($(val ATOLL-EDU mismatches) mismatches, buffer $(val ATOLL-EDU buf-phys))"
 
