@@ -34,6 +34,7 @@ struct _AtollManagerDomainDetails {
 	GtkLabel *perf_label;
 	GtkToggleButton *freeze_button;
 	AtollManagerDevices *devices;
+	AdwStatusPage *console_status;
 	AdwPreferencesGroup *disks_group, *nics_group;
 	AdwComboRow *poweroff_row, *reboot_row, *crash_row;
 	GtkWidget *add_disk_button, *add_nic_button;
@@ -46,6 +47,7 @@ struct _AtollManagerDomainDetails {
 	GtkWidget *cpu_graph, *mem_graph, *disk_graph, *net_graph, *console;
 
 	AtollClient *client;
+	AtollManagerHost *host;
 	GCancellable *cancel;   /* everything for the shown domain */
 	char *name, *console_uri;
 	JsonNode *def;
@@ -163,6 +165,52 @@ static void fill_overview(AtollManagerDomainDetails *self)
 
 /* ---- console ---- */
 
+static void show_console(AtollManagerDomainDetails *self, const char *uri)
+{
+#ifdef HAVE_ATOLL_CONSOLE
+	if (uri) {
+		if (!self->console) {
+			self->console = atoll_console_new();
+			gtk_scrolled_window_set_child(self->console_scroller, self->console);
+		}
+		atoll_console_connect_uri(ATOLL_CONSOLE(self->console), uri, NULL);
+		gtk_stack_set_visible_child_name(self->console_stack, "console");
+		return;
+	}
+	if (self->console)
+		atoll_console_disconnect(ATOLL_CONSOLE(self->console));
+#else
+	(void)uri;
+#endif
+	gtk_stack_set_visible_child_name(self->console_stack, "none");
+}
+
+typedef struct {
+	AtollManagerDomainDetails *self;
+	char *uri;   /* as atolld said it */
+} MapCall;
+
+static void console_mapped(GObject *src, GAsyncResult *res, gpointer data)
+{
+	MapCall *m = data;
+	AtollManagerDomainDetails *self = m->self;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *local = atoll_manager_host_map_uri_finish(ATOLL_MANAGER_HOST(src), res,
+								   &error);
+	if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+	    g_strcmp0(m->uri, self->console_uri) == 0) {
+		if (local) {
+			show_console(self, local);
+		} else {
+			adw_status_page_set_description(self->console_status, error->message);
+			show_console(self, NULL);
+		}
+	}
+	g_object_unref(self);
+	g_free(m->uri);
+	g_free(m);
+}
+
 static void update_console(AtollManagerDomainDetails *self)
 {
 	/* atolld publishes a running domain's SPICE address as
@@ -177,20 +225,17 @@ static void update_console(AtollManagerDomainDetails *self)
 		return;
 	g_free(self->console_uri);
 	self->console_uri = g_strdup(uri);
-#ifdef HAVE_ATOLL_CONSOLE
-	if (uri) {
-		if (!self->console) {
-			self->console = atoll_console_new();
-			gtk_scrolled_window_set_child(self->console_scroller, self->console);
-		}
-		atoll_console_connect_uri(ATOLL_CONSOLE(self->console), uri, NULL);
-		gtk_stack_set_visible_child_name(self->console_stack, "console");
+	adw_status_page_set_description(self->console_status, _("The console needs a "
+		"SPICE-enabled domain, and atolld does not report a SPICE address for this "
+		"one. Use the serial console meanwhile: atoll console NAME."));
+	if (uri && self->host) {
+		MapCall *m = g_new0(MapCall, 1);
+		m->self = g_object_ref(self);
+		m->uri = g_strdup(uri);
+		atoll_manager_host_map_uri_async(self->host, uri, self->cancel, console_mapped, m);
 		return;
 	}
-	if (self->console)
-		atoll_console_disconnect(ATOLL_CONSOLE(self->console));
-#endif
-	gtk_stack_set_visible_child_name(self->console_stack, "none");
+	show_console(self, uri);
 }
 
 /* ---- settings ---- */
@@ -841,6 +886,12 @@ static gboolean stats_tick(gpointer data)
 
 /* ---- public ---- */
 
+void atoll_manager_domain_details_set_host(AtollManagerDomainDetails *self,
+					   AtollManagerHost *host)
+{
+	g_set_object(&self->host, host);
+}
+
 void atoll_manager_domain_details_set_client(AtollManagerDomainDetails *self,
 					     AtollClient *client)
 {
@@ -939,6 +990,7 @@ static void atoll_manager_domain_details_finalize(GObject *object)
 	AtollManagerDomainDetails *self = ATOLL_MANAGER_DOMAIN_DETAILS(object);
 	g_clear_object(&self->cancel);
 	g_clear_object(&self->client);
+	g_clear_object(&self->host);
 	g_clear_pointer(&self->def, json_node_unref);
 	g_free(self->name);
 	g_free(self->console_uri);
@@ -965,7 +1017,7 @@ static void atoll_manager_domain_details_class_init(AtollManagerDomainDetailsCla
 	BIND(kernel_entry); BIND(initrd_entry); BIND(cmdline_entry); BIND(label_button);
 	BIND(autostart_switch); BIND(apply_button); BIND(revert_button); BIND(graphs_box);
 	BIND(perf_label); BIND(console_stack); BIND(console_scroller); BIND(freeze_button);
-	BIND(devices); BIND(disks_group); BIND(nics_group); BIND(poweroff_row);
+	BIND(devices); BIND(console_status); BIND(disks_group); BIND(nics_group); BIND(poweroff_row);
 	BIND(reboot_row); BIND(crash_row); BIND(add_disk_button); BIND(add_nic_button);
 #undef BIND
 	gtk_widget_class_install_action(wc, "details.apply", NULL, apply_activated);

@@ -5,6 +5,7 @@
 
 #include <adwaita.h>
 #include "atoll-client.h"
+#include "atoll-manager-host.h"
 
 G_BEGIN_DECLS
 
@@ -14,6 +15,10 @@ G_DECLARE_FINAL_TYPE(AtollManagerDomainDetails, atoll_manager_domain_details, AT
 
 void atoll_manager_domain_details_set_client(AtollManagerDomainDetails *self,
 					     AtollClient *client);
+/* The host the client talks to: consoles of a remote host are forwarded
+ * through it (atoll_manager_host_map_uri_async). */
+void atoll_manager_domain_details_set_host(AtollManagerDomainDetails *self,
+					   AtollManagerHost *host);
 /* Shows @name (NULL: nothing) and loads its definition. */
 void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const char *name);
 /* Loads the definition and status again (the overview; settings being

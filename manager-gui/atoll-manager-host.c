@@ -23,7 +23,9 @@
 struct _AtollManagerHost {
 	GObject parent;
 
-	char *destination, *remote_socket, *local_socket, *error;
+	char *destination, *remote_socket, *local_socket, *control, *error;
+	GHashTable *forwards;   /* remote socket path -> local path (ssh -O forward) */
+	guint forward_count;
 	AtollClient *client;
 	AtollManagerHostState state;
 
@@ -256,6 +258,13 @@ static gboolean spawn_ssh(AtollManagerHost *self, GError **error)
 		g_ptr_array_add(argv, "-F");
 		g_ptr_array_add(argv, (char *)config);
 	}
+	/* A control socket: consoles get their own forwards on this
+	 * connection later (ssh -O forward), without logging in again. */
+	g_autofree char *master = g_strdup_printf("ControlPath=%s", self->control);
+	g_ptr_array_add(argv, "-o");
+	g_ptr_array_add(argv, "ControlMaster=yes");
+	g_ptr_array_add(argv, "-o");
+	g_ptr_array_add(argv, master);
 	const char *fixed[] = { "-N", "-T", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
 				"-o", "StreamLocalBindUnlink=yes", "-o", "ConnectTimeout=15",
 				"-o", "ServerAliveInterval=15", "-L", forward };
@@ -314,6 +323,20 @@ void atoll_manager_host_open(AtollManagerHost *self)
 	set_state(self, ATOLL_MANAGER_HOST_CONNECTING, NULL);
 }
 
+static void drop_forwards(AtollManagerHost *self)
+{
+	if (!self->forwards)
+		return;
+	GHashTableIter it;
+	gpointer local;
+	g_hash_table_iter_init(&it, self->forwards);
+	while (g_hash_table_iter_next(&it, NULL, &local))
+		g_unlink(local);
+	g_hash_table_remove_all(self->forwards);
+	if (self->control)
+		g_unlink(self->control);
+}
+
 void atoll_manager_host_close(AtollManagerHost *self)
 {
 	if (self->cancel)
@@ -329,6 +352,7 @@ void atoll_manager_host_close(AtollManagerHost *self)
 	}
 	if (self->local_socket)
 		g_unlink(self->local_socket);
+	drop_forwards(self);
 	if (self->destination && self->state != ATOLL_MANAGER_HOST_IDLE)
 		set_state(self, ATOLL_MANAGER_HOST_IDLE, NULL);
 }
@@ -393,6 +417,8 @@ AtollManagerHost *atoll_manager_host_new_remote(const char *destination,
 	self->remote_socket = g_strdup(remote_socket && *remote_socket ? remote_socket :
 				       ATOLL_MANAGER_DEFAULT_REMOTE_SOCKET);
 	self->local_socket = runtime_socket();
+	g_autofree char *base = g_strndup(self->local_socket, strlen(self->local_socket) - 5);
+	self->control = g_strconcat(base, ".ctl", NULL);
 	self->client = atoll_client_new(self->local_socket);
 	return self;
 }
@@ -476,6 +502,7 @@ static void atoll_manager_host_dispose(GObject *object)
 	}
 	if (self->local_socket)
 		g_unlink(self->local_socket);
+	drop_forwards(self);
 	G_OBJECT_CLASS(atoll_manager_host_parent_class)->dispose(object);
 }
 
@@ -490,6 +517,8 @@ static void atoll_manager_host_finalize(GObject *object)
 	g_free(self->destination);
 	g_free(self->remote_socket);
 	g_free(self->local_socket);
+	g_free(self->control);
+	g_clear_pointer(&self->forwards, g_hash_table_unref);
 	g_free(self->error);
 	G_OBJECT_CLASS(atoll_manager_host_parent_class)->finalize(object);
 }
@@ -508,4 +537,98 @@ static void atoll_manager_host_class_init(AtollManagerHostClass *klass)
 static void atoll_manager_host_init(AtollManagerHost *self)
 {
 	self->ssh_stderr = g_string_new(NULL);
+}
+
+/* ---- consoles of remote domains ---- */
+
+typedef struct {
+	char *remote, *local;
+} Forward;
+
+static void forward_free(Forward *f)
+{
+	g_free(f->remote);
+	g_free(f->local);
+	g_free(f);
+}
+
+static void forward_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	AtollManagerHost *self = g_task_get_source_object(task);
+	Forward *f = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	if (!g_subprocess_wait_check_finish(G_SUBPROCESS(src), res, &error)) {
+		g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED,
+			_("ssh could not forward the console %s from %s: %s"), f->remote,
+			self->destination, error->message);
+		return;
+	}
+	if (!self->forwards)
+		self->forwards = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_insert(self->forwards, g_strdup(f->remote), g_strdup(f->local));
+	g_task_return_pointer(task, g_strconcat("spice+unix://", f->local, NULL), g_free);
+}
+
+void atoll_manager_host_map_uri_async(AtollManagerHost *self, const char *uri,
+				      GCancellable *cancellable, GAsyncReadyCallback callback,
+				      gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	const char *path = g_str_has_prefix(uri, "spice+unix://") ? uri + strlen("spice+unix://") : NULL;
+	/* Local atolld, or an address that is not a path on the far host. */
+	if (!self->destination || !path) {
+		g_task_return_pointer(task, g_strdup(uri), g_free);
+		return;
+	}
+	const char *known = self->forwards ? g_hash_table_lookup(self->forwards, path) : NULL;
+	if (known) {
+		g_task_return_pointer(task, g_strconcat("spice+unix://", known, NULL), g_free);
+		return;
+	}
+	if (!self->ssh || self->state != ATOLL_MANAGER_HOST_READY) {
+		g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+					_("ssh to %s is not connected"), self->destination);
+		return;
+	}
+	Forward *f = g_new0(Forward, 1);
+	f->remote = g_strdup(path);
+	g_autofree char *base = g_strndup(self->local_socket, strlen(self->local_socket) - 5);
+	f->local = g_strdup_printf("%s-console-%u.sock", base, ++self->forward_count);
+	g_task_set_task_data(task, f, (GDestroyNotify)forward_free);
+	g_autofree char *spec = g_strdup_printf("%s:%s", f->local, f->remote);
+	g_autofree char *port = NULL;
+	g_autofree char *dest = split_port(self->destination, &port);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_ptr_array_add(argv, "ssh");
+	const char *config = g_getenv(ATOLL_MANAGER_SSH_CONFIG_ENV);
+	if (config && *config) {
+		g_ptr_array_add(argv, "-F");
+		g_ptr_array_add(argv, (char *)config);
+	}
+	const char *fixed[] = { "-S", self->control, "-O", "forward", "-L", spec };
+	for (gsize i = 0; i < G_N_ELEMENTS(fixed); i++)
+		g_ptr_array_add(argv, (char *)fixed[i]);
+	if (port) {
+		g_ptr_array_add(argv, "-p");
+		g_ptr_array_add(argv, port);
+	}
+	g_ptr_array_add(argv, "--");
+	g_ptr_array_add(argv, dest);
+	g_ptr_array_add(argv, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) p = g_subprocess_newv((const char *const *)argv->pdata,
+		G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+	if (!p) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_subprocess_wait_check_async(p, cancellable, forward_done, g_steal_pointer(&task));
+}
+
+char *atoll_manager_host_map_uri_finish(AtollManagerHost *self, GAsyncResult *result,
+					GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
 }

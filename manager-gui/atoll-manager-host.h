@@ -55,6 +55,16 @@ void atoll_manager_host_open(AtollManagerHost *self);
 /* Stops ssh and removes the forwarded socket (remote); back to IDLE. */
 void atoll_manager_host_close(AtollManagerHost *self);
 
+/* A console address atolld reported, as this computer reaches it: the
+ * same for this computer's atolld; for a remote host a spice+unix:// path
+ * there gets a forward of its own on the ssh connection (ssh -O forward
+ * through the control socket, no new login) and the local socket's URI. */
+void atoll_manager_host_map_uri_async(AtollManagerHost *self, const char *uri,
+				      GCancellable *cancellable, GAsyncReadyCallback callback,
+				      gpointer user_data);
+char *atoll_manager_host_map_uri_finish(AtollManagerHost *self, GAsyncResult *result,
+					GError **error);
+
 /* ssh's stderr -> a message saying what went wrong and what to do (the
  * raw text when nothing is recognised).  Exposed for tests. */
 char *atoll_manager_host_explain_ssh(const char *destination, const char *ssh_stderr);

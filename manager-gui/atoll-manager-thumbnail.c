@@ -24,6 +24,7 @@ struct _AtollManagerThumbnail {
 
 	char *uri;
 	guint interval_ms, timer_id, early_id, snapshots;
+	gboolean suspended;
 	GdkTexture *texture;
 #ifdef HAVE_ATOLL_CONSOLE
 	SpiceSession *session;
@@ -205,7 +206,7 @@ static void stop(AtollManagerThumbnail *self)
 static void start(AtollManagerThumbnail *self)
 {
 	stop(self);
-	if (!self->uri || !gtk_widget_get_mapped(GTK_WIDGET(self)))
+	if (!self->uri || self->suspended || !gtk_widget_get_mapped(GTK_WIDGET(self)))
 		return;
 #ifdef HAVE_ATOLL_CONSOLE
 	self->session = spice_session_new();
@@ -342,4 +343,15 @@ GdkTexture *atoll_manager_thumbnail_get_texture(AtollManagerThumbnail *self)
 guint atoll_manager_thumbnail_get_snapshots(AtollManagerThumbnail *self)
 {
 	return self->snapshots;
+}
+
+void atoll_manager_thumbnail_set_suspended(AtollManagerThumbnail *self, gboolean suspended)
+{
+	if (self->suspended == suspended)
+		return;
+	self->suspended = suspended;
+	if (suspended)
+		stop(self);
+	else
+		start(self);
 }

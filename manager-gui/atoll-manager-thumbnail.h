@@ -21,6 +21,10 @@ GtkWidget *atoll_manager_thumbnail_new(void);
 /* The domain's status.spice.uri; NULL stops showing a screen. */
 void atoll_manager_thumbnail_set_uri(AtollManagerThumbnail *self, const char *uri);
 const char *atoll_manager_thumbnail_get_uri(AtollManagerThumbnail *self);
+/* A SPICE server serves one client at a time and a new one pushes the
+ * old one out: while the domain's console is open elsewhere, suspend the
+ * thumbnail (it keeps its last picture) and resume it afterwards. */
+void atoll_manager_thumbnail_set_suspended(AtollManagerThumbnail *self, gboolean suspended);
 /* Milliseconds between snapshots (default 2000). */
 void atoll_manager_thumbnail_set_interval(AtollManagerThumbnail *self, guint ms);
 /* TRUE while a SPICE session is open (tests). */

@@ -8,6 +8,7 @@
 #include "atoll-manager-add-host.h"
 #include "atoll-manager-domain-details.h"
 #include "atoll-manager-new-domain.h"
+#include "atoll-manager-thumbnail.h"
 #include "atoll-manager-util.h"
 #include "atoll-manager-resources.h"
 
@@ -397,23 +398,47 @@ typedef struct {
 	char *name;
 } ConsoleQuery;
 
+static void console_query_free(ConsoleQuery *q)
+{
+	g_object_unref(q->self);
+	g_free(q->name);
+	g_free(q);
+}
+
+static void console_uri_mapped(GObject *src, GAsyncResult *res, gpointer data)
+{
+	ConsoleQuery *q = data;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *uri = atoll_manager_host_map_uri_finish(ATOLL_MANAGER_HOST(src), res,
+								 &error);
+	AtollManagerDomainRow *row = (AtollManagerHost *)src == q->self->host ?
+		g_hash_table_lookup(q->self->rows, q->name) : NULL;
+	/* No forward: no thumbnail (the console tab says why). */
+	if (row && uri)
+		atoll_manager_domain_row_set_console_uri(row, uri);
+	console_query_free(q);
+}
+
 static void console_uri_ready(GObject *src, GAsyncResult *res, gpointer data)
 {
 	ConsoleQuery *q = data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonNode) def = atoll_client_request_finish(ATOLL_CLIENT(src), res, &error);
 	AtollManagerDomainRow *row = def ? g_hash_table_lookup(q->self->rows, q->name) : NULL;
-	if (row) {
-		JsonNode *status = json_object_get_member(json_node_get_object(def), "status");
-		JsonNode *spice = status && JSON_NODE_HOLDS_OBJECT(status) ?
-			json_object_get_member(json_node_get_object(status), "spice") : NULL;
-		const char *uri = spice && JSON_NODE_HOLDS_OBJECT(spice) ?
-			atoll_json_string(spice, "uri", NULL) : NULL;
-		atoll_manager_domain_row_set_console_uri(row, uri);
+	JsonNode *status = row ? json_object_get_member(json_node_get_object(def), "status") : NULL;
+	JsonNode *spice = status && JSON_NODE_HOLDS_OBJECT(status) ?
+		json_object_get_member(json_node_get_object(status), "spice") : NULL;
+	const char *uri = spice && JSON_NODE_HOLDS_OBJECT(spice) ?
+		atoll_json_string(spice, "uri", NULL) : NULL;
+	if (uri && q->self->host) {
+		/* A remote host's console is a path there: forwarded first. */
+		atoll_manager_host_map_uri_async(q->self->host, uri, q->self->cancel,
+						 console_uri_mapped, q);
+		return;
 	}
-	g_object_unref(q->self);
-	g_free(q->name);
-	g_free(q);
+	if (row)
+		atoll_manager_domain_row_set_console_uri(row, uri);
+	console_query_free(q);
 }
 
 /* The list has no console address: ask for a running domain's once per
@@ -548,6 +573,15 @@ static void on_row_selected(GtkListBox *box, GtkListBoxRow *row, gpointer data)
 	const char *name = row ? atoll_manager_domain_row_get_name(ATOLL_MANAGER_DOMAIN_ROW(row)) : NULL;
 	if (g_strcmp0(name, self->selected) == 0)
 		return;
+	/* The details' console takes the domain's one SPICE client slot. */
+	AtollManagerDomainRow *old = self->selected ?
+		g_hash_table_lookup(self->rows, self->selected) : NULL;
+	if (old)
+		atoll_manager_thumbnail_set_suspended(ATOLL_MANAGER_THUMBNAIL(
+			atoll_manager_domain_row_get_thumbnail(old)), FALSE);
+	if (row)
+		atoll_manager_thumbnail_set_suspended(ATOLL_MANAGER_THUMBNAIL(
+			atoll_manager_domain_row_get_thumbnail(ATOLL_MANAGER_DOMAIN_ROW(row))), TRUE);
 	g_free(self->selected);
 	self->selected = g_strdup(name);
 	atoll_manager_domain_details_show(ATOLL_MANAGER_DOMAIN_DETAILS(self->details), name);
@@ -618,6 +652,7 @@ static void use_host(AtollManagerWindow *self, AtollManagerHost *host)
 	g_set_object(&self->client, atoll_manager_host_get_client(host));
 	atoll_manager_domain_details_set_client(ATOLL_MANAGER_DOMAIN_DETAILS(self->details),
 						self->client);
+	atoll_manager_domain_details_set_host(ATOLL_MANAGER_DOMAIN_DETAILS(self->details), host);
 	gtk_list_box_unselect_all(self->domain_list);
 	GHashTableIter it;
 	gpointer key, value;
@@ -627,6 +662,9 @@ static void use_host(AtollManagerWindow *self, AtollManagerHost *host)
 		g_hash_table_iter_remove(&it);
 	}
 	g_hash_table_remove_all(self->cpu);
+	/* A copy on the other host goes on, but its events come no more. */
+	gtk_revealer_set_reveal_child(self->job_revealer, FALSE);
+	g_clear_pointer(&self->cloning, g_free);
 	atoll_manager_window_connect(self);
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,8 @@ struct xhci_port *xhci_port(struct xhci *x, int port)
 	return port >= 1 && port <= XHCI_NUM_PORTS ? &x->ports[port - 1] : NULL;
 }
 
+static void fire(struct xhci *x);
+
 void xhci_host_error(struct xhci *x, const char *fmt, ...)
 {
 	char msg[256];
@@ -103,9 +106,63 @@ void xhci_host_error(struct xhci *x, const char *fmt, ...)
 	x->crr = false;
 	if (x->usbcmd & CMD_HSEE) {
 		x->usbsts |= STS_EINT;
-		x->irqs++;
-		msix_notify(&x->msix, 0);
+		fire(x);
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void fire(struct xhci *x)
+{
+	x->irqs++;
+	x->last_irq_ns = now_ns();
+	msix_notify(&x->msix, 0);
+}
+
+/* Send the interrupt now, or when the moderation interval (IMODI, 250 ns
+ * units) since the last one is over (5.5.2.2). */
+static void fire_moderated(struct xhci *x)
+{
+	uint64_t interval = (uint64_t)(x->intr.imod & 0xffff) * 250;
+	uint64_t now = now_ns();
+
+	if (!interval || now - x->last_irq_ns >= interval) {
+		fire(x);
+		return;
+	}
+	if (x->irq_held)
+		return;
+	uint64_t wait = x->last_irq_ns + interval - now;
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait / 1000000000ULL),
+						.tv_nsec = (long)(wait % 1000000000ULL) } };
+	if (timerfd_settime(x->imod_fd, 0, &its, NULL) < 0) {
+		fire(x);   /* no timer: better early than never */
+		return;
+	}
+	x->irq_held = true;
+}
+
+static void imod_expired(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct xhci *x = opaque;
+	uint64_t n;
+
+	if (read(x->imod_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&x->lock);
+	if (x->irq_held) {
+		x->irq_held = false;
+		if ((x->intr.iman & (IMAN_IP | IMAN_IE)) == (IMAN_IP | IMAN_IE) &&
+		    (x->usbcmd & CMD_INTE))
+			fire(x);
+	}
+	pthread_mutex_unlock(&x->lock);
 }
 
 static void raise_interrupt(struct xhci *x)
@@ -118,10 +175,8 @@ static void raise_interrupt(struct xhci *x)
 	in->iman |= IMAN_IP;
 	in->erdp |= ERDP_EHB;
 	x->usbsts |= STS_EINT;
-	if ((in->iman & IMAN_IE) && (x->usbcmd & CMD_INTE)) {
-		x->irqs++;
-		msix_notify(&x->msix, 0);
-	}
+	if ((in->iman & IMAN_IE) && (x->usbcmd & CMD_INTE))
+		fire_moderated(x);
 }
 
 /* Move queued events into the ring as far as it has room. */
@@ -287,7 +342,8 @@ static void xhci_reset(struct xhci *x)
 	x->cmd = (struct xhci_ring){ 0 };
 	x->crr = false;
 	memset(&x->intr, 0, sizeof(x->intr));
-	x->intr.imod = 4000;
+	x->intr.imod = 4000;   /* 1 ms, the reset value */
+	x->irq_held = false;
 	memset(x->db_pending, 0, sizeof(x->db_pending));
 	for (int i = 0; i < XHCI_NUM_PORTS; i++) {
 		struct xhci_port *p = &x->ports[i];
@@ -434,12 +490,8 @@ static void op_write(struct xhci *x, uint32_t off, uint32_t v)
 static uint32_t rt_read(struct xhci *x, uint32_t off)
 {
 	struct xhci_intr *in = &x->intr;
-	if (off == 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-		return (uint32_t)(ns / 125000) & 0x3fff;   /* microframes */
-	}
+	if (off == 0)
+		return (uint32_t)(now_ns() / 125000) & 0x3fff;   /* microframes */
 	switch (off) {
 	case 0x20: return in->iman;
 	case 0x24: return in->imod;
@@ -759,6 +811,7 @@ int xhci_create(struct vm *vm, struct xhci **out)
 		return -ENOMEM;
 	x->vm = vm;
 	x->mem = &vm->mem;
+	x->work_fd = x->imod_fd = -1;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_mutex_init(&x->done_lock, NULL);
 	x->done_tail = &x->done;
@@ -771,6 +824,16 @@ int xhci_create(struct vm *vm, struct xhci **out)
 	}
 	x->work_watch = evloop_add(&vm->loop, x->work_fd, EPOLLIN, work, x);
 	if (!x->work_watch) {
+		ret = -errno;
+		goto fail;
+	}
+	x->imod_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (x->imod_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	x->imod_watch = evloop_add(&vm->loop, x->imod_fd, EPOLLIN, imod_expired, x);
+	if (!x->imod_watch) {
 		ret = -errno;
 		goto fail;
 	}
@@ -801,8 +864,12 @@ fail:
 	log_error("xhci: cannot create the USB controller: %s", strerror(-ret));
 	if (x->work_watch)
 		evloop_remove(&vm->loop, x->work_watch);
-	if (x->work_fd > 0)
+	if (x->work_fd >= 0)
 		close(x->work_fd);
+	if (x->imod_watch)
+		evloop_remove(&vm->loop, x->imod_watch);
+	if (x->imod_fd >= 0)
+		close(x->imod_fd);
 	msix_destroy(&x->msix);
 	free(x);
 	return ret;
@@ -824,6 +891,8 @@ void xhci_destroy(struct xhci *x)
 	pthread_mutex_unlock(&x->lock);
 	evloop_remove(&x->vm->loop, x->work_watch);
 	close(x->work_fd);
+	evloop_remove(&x->vm->loop, x->imod_watch);
+	close(x->imod_fd);
 	msix_destroy(&x->msix);
 	free(x);
 }

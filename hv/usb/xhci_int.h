@@ -220,6 +220,12 @@ struct xhci {
 	struct xhci_xfer *done, **done_tail;
 	struct xhci_xfer *to_cancel;                  /* orphans to cancel */
 	uint64_t irqs;              /* interrupts raised (tests) */
+	/* Interrupt moderation (IMOD): at most one interrupt per interval;
+	 * one held back fires from imod_fd. */
+	int imod_fd;
+	struct evloop_watch *imod_watch;
+	uint64_t last_irq_ns;
+	bool irq_held;
 	bool isoch_warned;          /* said once that isochronous is missing */
 };
 

@@ -7,7 +7,9 @@
  * device that stops answering.  Interrupt delivery needs KVM and VFIO
  * ioctls; it is covered by the hwsim scenario `vfio`. */
 #include <fcntl.h>
+#include <getopt.h>
 #include <glib.h>
+#include <stdarg.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -513,6 +515,90 @@ static void test_refused_and_minimal(void)
 	fx_teardown(&f);
 }
 
+/* The domain description: --pci flags and the JSON "pci" list. */
+static int parse(struct vm_config *cfg, char *err, size_t errlen, int argc, ...)
+{
+	char *argv[16] = { "atoll-vmm" };
+	va_list ap;
+	va_start(ap, argc);
+	for (int i = 1; i < argc && i < 16; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	vm_config_init(cfg);
+	optind = 0;
+	int ret = vm_config_parse_args(cfg, argc, argv, err, errlen);
+	if (!ret)
+		ret = vm_config_validate(cfg, err, errlen);
+	return ret;
+}
+
+static void test_config(void)
+{
+	struct vm_config cfg;
+	char err[512];
+
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 7, "--kernel", "/k",
+			      "--pci", "host=0000:01:00.0", "--pci",
+			      "host=0000:01:00.1,rom=/tmp/vbios.rom"), ==, 0);
+	g_assert_cmpuint(cfg.n_pci, ==, 2);
+	g_assert_cmpstr(cfg.pci[0].host, ==, "0000:01:00.0");
+	g_assert_null(cfg.pci[0].rom);
+	g_assert_cmpstr(cfg.pci[1].rom, ==, "/tmp/vbios.rom");
+	vm_config_free(&cfg);
+
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 5, "--kernel", "/k", "--pci",
+			      "host=01:00.0"), ==, -1);
+	g_assert_nonnull(strstr(err, "DDDD:BB:DD.F"));
+	vm_config_free(&cfg);
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 5, "--kernel", "/k", "--pci",
+			      "host=0000:01:20.0"), ==, -1);
+	vm_config_free(&cfg);
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 5, "--kernel", "/k", "--pci",
+			      "rom=/x"), ==, -1);
+	g_assert_nonnull(strstr(err, "host"));
+	vm_config_free(&cfg);
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 5, "--kernel", "/k", "--pci",
+			      "host=0000:01:00.0,bar=1"), ==, -1);
+	g_assert_nonnull(strstr(err, "unknown key"));
+	vm_config_free(&cfg);
+	g_assert_cmpint(parse(&cfg, err, sizeof(err), 7, "--kernel", "/k", "--pci",
+			      "host=0000:01:00.0", "--pci", "host=0000:01:00.0"), ==, -1);
+	g_assert_nonnull(strstr(err, "already"));
+	vm_config_free(&cfg);
+
+	static const char json[] = "{\"kernel\": \"/k\", \"pci\": [{\"host\": "
+		"\"0000:03:00.0\"}, {\"host\": \"0000:03:00.1\", \"rom\": \"/r.rom\"}]}";
+	vm_config_init(&cfg);
+	g_assert_cmpint(vm_config_load_json(&cfg, json, strlen(json), err, sizeof(err)), ==, 0);
+	g_assert_cmpuint(cfg.n_pci, ==, 2);
+	g_assert_cmpstr(cfg.pci[1].host, ==, "0000:03:00.1");
+	g_assert_cmpstr(cfg.pci[1].rom, ==, "/r.rom");
+	vm_config_free(&cfg);
+	static const char bad[] = "{\"kernel\": \"/k\", \"pci\": [{\"rom\": \"/r\"}]}";
+	vm_config_init(&cfg);
+	g_assert_cmpint(vm_config_load_json(&cfg, bad, strlen(bad), err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "pci[0].host"));
+	vm_config_free(&cfg);
+}
+
+/* Opening a device that is not there says so and names it. */
+static void test_open_missing(void)
+{
+	struct vfio_device d;
+	char err[512];
+	g_assert_cmpint(vfio_device_open(&d, "0000:7f:1f.7", err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "0000:7f:1f.7"));
+	g_assert_nonnull(strstr(err, "no such PCI device"));
+	g_assert_cmpint(vfio_device_open(&d, "garbage", err, sizeof(err)), ==, -1);
+	g_assert_nonnull(strstr(err, "not a PCI address"));
+	g_assert_true(vfio_bdf_valid("0000:00:1f.7"));
+	g_assert_true(vfio_bdf_valid("ABCD:ef:01.0"));
+	g_assert_false(vfio_bdf_valid("0000:00:20.0"));
+	g_assert_false(vfio_bdf_valid("0000:00:1f.8"));
+	g_assert_false(vfio_bdf_valid("0000:00:1f.0x"));
+	g_assert_false(vfio_bdf_valid("00:1f.0"));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -528,5 +614,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/vfio_pci/rom_file", test_rom_file);
 	g_test_add_func("/vfio_pci/broken_device", test_broken_device);
 	g_test_add_func("/vfio_pci/refused_and_minimal", test_refused_and_minimal);
+	g_test_add_func("/vfio_pci/config", test_config);
+	g_test_add_func("/vfio_pci/open_missing", test_open_missing);
 	return g_test_run();
 }

@@ -225,6 +225,7 @@ static void wr64(struct drv *d, uint64_t off, uint64_t v)
 /* Let the event loop run until nothing is left to do. */
 static void settle(struct drv *d)
 {
+	d->vm.loop.stop = false;   /* testvm_pump leaves it set */
 	for (int i = 0; i < 200; i++) {
 		int n = evloop_run_once(&d->vm.loop, 2);
 		if (!tdev_run_all() && n == 0)
@@ -1188,6 +1189,33 @@ static void test_event_ring_segments(void)
 	drv_stop(&d);
 }
 
+/* IMOD: no second interrupt within the moderation interval; the one held
+ * back comes when it is over. */
+static void test_interrupt_moderation(void)
+{
+	struct drv d;
+	drv_start(&d);
+	wr(&d, d.rt + 0x24, 40000);                 /* 10 ms */
+	uint64_t irqs = d.x->irqs;
+	g_assert_cmpuint(command(&d, 0, 0, TRB_NOOP_CMD << 10, NULL), ==, CC_SUCCESS);
+	g_assert_cmpuint(d.x->irqs, ==, irqs + 1);
+	wr(&d, d.rt + 0x20, 3);                     /* the handler clears IP */
+	g_assert_cmpuint(command(&d, 0, 0, TRB_NOOP_CMD << 10, NULL), ==, CC_SUCCESS);
+	if (d.x->irqs == irqs + 1) {
+		/* held back (unless this machine took 10 ms to get here) */
+		g_assert_true(d.x->irq_held);
+		testvm_pump(&d.vm, 30);
+		g_assert_false(d.x->irq_held);
+	}
+	g_assert_cmpuint(d.x->irqs, ==, irqs + 2);
+	/* IMODI 0: every batch interrupts at once. */
+	wr(&d, d.rt + 0x24, 0);
+	wr(&d, d.rt + 0x20, 3);
+	g_assert_cmpuint(command(&d, 0, 0, TRB_NOOP_CMD << 10, NULL), ==, CC_SUCCESS);
+	g_assert_cmpuint(d.x->irqs, ==, irqs + 3);
+	drv_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1199,5 +1227,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/xhci/hostile", test_hostile);
 	g_test_add_func("/xhci/isoch-silent", test_isoch_silent);
 	g_test_add_func("/xhci/event-ring-segments", test_event_ring_segments);
+	g_test_add_func("/xhci/interrupt-moderation", test_interrupt_moderation);
 	return g_test_run();
 }

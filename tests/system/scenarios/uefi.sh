@@ -95,6 +95,12 @@ if boot shell 'Shell>' "$BOOT_LIMIT" --memory 256 --firmware uefi \
 	echo quit >&8; exec 8>&-
 	wait $CPID 2>/dev/null
 	stop_vmm shell
+	# A first boot stores boot options: the file must have changed.
+	if cmp -s "$TEMPLATE" "$W/vars-shell.fd"; then
+		fail "the firmware's first boot left its variable store file unchanged"
+	else
+		ok "the firmware wrote its variable store back to the VARS file ($(cmp -l "$TEMPLATE" "$W/vars-shell.fd" | wc -l) bytes differ)"
+	fi
 else
 	fail "firmware=uefi did not reach the UEFI shell within $BOOT_LIMIT s (twice)"
 	tail -c 2000 "$W/shell.serial" | tr -d '\033' | sed 's/^/  shell| /'

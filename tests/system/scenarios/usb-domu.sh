@@ -64,5 +64,14 @@ else
 	echo "ATOLL-USB kbd=none"
 fi
 
+# 4. dom0 hot-attaches the disk again, then it is unplugged from the outer
+# machine: it must vanish here too.
+if wait_for 120 usb_disk; then
+	echo "ATOLL-USB disk2=$(usb_disk)"
+	wait_for 120 no_usb_disk && echo "ATOLL-USB disk2-gone" || echo "ATOLL-USB disk2-still-there"
+else
+	echo "ATOLL-USB disk2=none"
+fi
+
 # What the guest kernel logged about the ports.
 dmesg | grep -E "new .*USB device|USB disconnect" | sed 's/^/ATOLL-USB-LOG /'

@@ -51,13 +51,15 @@ def domu_files(c, ctx):
 
 def on_line(line, ctx):
     words = line.strip().split()
-    if words[:3] != ['HWSIM:', 'HOST', 'send-key']:
+    if words[:2] != ['HWSIM:', 'HOST'] or len(words) < 4:
         return
-    # To the usb-kbd itself (not whichever keyboard QEMU deems active):
-    # the key goes down and up, as a press does.
-    key = {'type': 'qcode', 'data': words[3]}
-    ctx.qmp('input-send-event', device='ukbd',
-            events=[{'type': 'key', 'data': {'down': True, 'key': key}}])
-    ctx.qmp('input-send-event', device='ukbd',
-            events=[{'type': 'key', 'data': {'down': False, 'key': key}}])
-    ctx.reply('sent ' + words[3])
+    if words[2] == 'send-key':
+        # Down, then up after send-key's hold time.  It reaches the usb-kbd
+        # because a USB HID keyboard makes itself QEMU's active keyboard
+        # (input-send-event device=ukbd would need a display console).
+        ctx.qmp('send-key', keys=[{'type': 'qcode', 'data': words[3]}])
+        ctx.reply('sent ' + words[3])
+    elif words[2] == 'unplug':
+        # The "physical" unplug of a device dom0 has given to a domU.
+        ctx.qmp('device_del', id=words[3])
+        ctx.reply('unplugged ' + words[3])

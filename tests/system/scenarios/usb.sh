@@ -9,7 +9,9 @@
 #     back;
 #  3. a key pressed on the outer usb-kbd (QMP) arrives in the domU as evdev
 #     events;
-#  4. a second VMM asking for the attached keyboard is refused, clearly.
+#  4. a second VMM asking for the attached keyboard is refused, clearly;
+#  5. the disk, attached again, is unplugged from the outer machine (QMP
+#     device_del): it leaves the domU and usb-list by itself.
 . /hwsim/lib.sh
 CTL=$W/u.ctl
 DISK=46f4:0001
@@ -130,10 +132,28 @@ wait_serial u "ATOLL-USB kbd-gone" 60 && ok "domU saw the keyboard go away" ||
 wait_until 60 driver_is "$KP" usbhid && ok "dom0's usbhid has the keyboard back" ||
 	fail "dom0's driver of the keyboard is '$(iface_driver "$KP")', expected usbhid"
 
+# 5. physical unplug while attached
+r=$(ctl "{\"cmd\":\"usb-attach\",\"host\":\"$DISK\"}")
+echo "$r" | grep -q '"ok":true' && ok "usb-attach $DISK again: $r" || fail "usb-attach $DISK again: $r"
+if wait_serial u "ATOLL-USB disk2=sd" 120; then
+	ok "domU sees the re-attached disk"
+	host_request unplug ustor || fail "the host did not unplug the disk: $HOST_ANSWER"
+	wait_serial u "ATOLL-USB disk2-gone" 60 && ok "domU saw the unplugged disk go away" ||
+		fail "the unplugged disk did not disappear from the domU"
+	wait_until 30 grep -q "host device $DISK disconnected" "$W/u.err" &&
+		ok "the VMM noticed the unplug: $(grep "host device $DISK disconnected" "$W/u.err")" ||
+		fail "the VMM did not log the unplug (stderr: $(tail -n 3 "$W/u.err" | tr '\n' '|'))"
+	list=$(ctl '{"cmd":"usb-list"}')
+	echo "$list" | grep -q '"devices":\[\]' && ok "usb-list is empty after the unplug" ||
+		fail "usb-list after the unplug: $list"
+else
+	fail "the re-attached disk did not show up in the domU"
+fi
+
 vmm_wait u 120
 expect_rc u 0
 n=$(serial_count u "ATOLL-USB-LOG .*new .*USB device")
 m=$(serial_count u "ATOLL-USB-LOG .*USB disconnect")
-[ "$n" -ge 2 ] && [ "$m" -ge 2 ] && ok "domU kernel logged $n connects and $m disconnects" ||
-	fail "domU kernel logged $n connects and $m disconnects, expected 2 each"
+[ "$n" -ge 3 ] && [ "$m" -ge 3 ] && ok "domU kernel logged $n connects and $m disconnects" ||
+	fail "domU kernel logged $n connects and $m disconnects, expected 3 each"
 finish

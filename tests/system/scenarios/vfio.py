@@ -25,9 +25,10 @@ DEVICES = ['-device', 'intel-iommu,caching-mode=on',
            '-device', 'e1000e,addr=07.0,netdev=n1',
            '-netdev', 'user,id=n1,net=10.0.3.0/24']
 
-# The domU side: list the PCI devices it sees, then bring up the e1000,
-# drive edu, and draw on the bochs-display, each reporting ATOLL-* lines.
-DOMU_STEP = r'''
+# The domU side.  Step vfio-list: list the PCI functions the domU sees (run
+# under atoll-vmm and under QEMU, and compared).  Step vfio: that, then the
+# NICs, edu and the bochs-display, each reporting ATOLL-* lines.
+DOMU_LIST = r'''
 # What the domU sees of each PCI function: ids, class, revision,
 # subsystem, each BAR's (and the ROM's) size and kind, the bound driver.
 for d in /sys/bus/pci/devices/*; do
@@ -45,6 +46,10 @@ for d in /sys/bus/pci/devices/*; do
 		"pin=$(od -An -tx1 -j61 -N1 "$d/config" | tr -d ' ')" \
 		"bars=${bars#,} driver=${drv##*/}"
 done
+'''
+
+DOMU_STEP = r'''
+. /hwsim/steps/vfio-list.sh
 dev_by_id() { # VENDOR DEVICE -> BDF
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] && echo "${d##*/}"
@@ -114,7 +119,7 @@ grep -E 'uio|eth' /proc/interrupts | sed 's/^/ATOLL-IRQS /'
 gpu=$(dev_by_id 0x1234 0x1111)
 drv=$(readlink "/sys/bus/pci/devices/$gpu/driver" 2>/dev/null)
 echo "ATOLL-FB bdf=${gpu:-none} driver=${drv##*/}"
-if /hwsim/vfio-guest fb && ! grep -q atoll.vfio_peer /proc/cmdline; then
+if /hwsim/vfio-guest fb; then
 	# dom0 asks the host for a screendump meanwhile; keep the picture
 	sleep 40
 fi
@@ -145,6 +150,7 @@ def domu_files(c, ctx):
     subprocess.run(['gcc', '-static', '-O2', '-Wall', '-o', exe,
                     os.path.join(HERE, 'vfio.c')], check=True)
     c.file('hwsim/vfio-guest', exe, 0o755)
+    c.data('hwsim/steps/vfio-list.sh', DOMU_LIST)
     c.data('hwsim/steps/vfio.sh', DOMU_STEP)
 
 

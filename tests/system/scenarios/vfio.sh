@@ -127,20 +127,24 @@ done
 # and kinds, ROM, interrupt pin, driver).
 note "vfio: [$(uptime_s)] the same domU under QEMU -device vfio-pci"
 : > "$W/qemu.serial"
+# SeaBIOS would run the NICs' option ROMs (iPXE) first, which takes
+# minutes nested under TCG; the ROM BARs stay visible to the guest.
+printf '\000' > "$W/no-optionroms"
 qemu-system-x86_64 -enable-kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults \
 	-no-user-config -display none -no-reboot \
+	-fw_cfg "name=etc/pci-optionrom-exec,file=$W/no-optionroms" \
 	-kernel "$DOMU_KERNEL" -initrd "$DOMU_INITRD" \
-	-append "$(domu_cmdline vfio atoll.vfio_peer=1)" -serial "file:$W/qemu.serial" \
+	-append "$(domu_cmdline vfio-list)" -serial "file:$W/qemu.serial" \
 	-device vfio-pci,host=$NIC -device vfio-pci,host=$EDU -device vfio-pci,host=$GPU \
 	-device vfio-pci,host=$NIC2 \
 	> "$W/qemu.err" 2>&1 &
 qpid=$!
 i=0
-while kill -0 $qpid 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
+while kill -0 $qpid 2>/dev/null && [ $i -lt 900 ]; do sleep 0.2; i=$((i + 1)); done
 kill -KILL $qpid 2>/dev/null
 wait $qpid
 note "vfio: [$(uptime_s)] QEMU exited $? ($(head -c 200 "$W/qemu.err" | tr '\n' ' '))"
-tr -d '\r' < "$W/qemu.serial" | grep -E '^ATOLL-(PCI|E1000|EDU|FB|IRQS)' | sed 's/^/  qemu-domU| /'
+tr -d '\r' < "$W/qemu.serial" | grep -E '^ATOLL-' | sed 's/^/  qemu-domU| /'
 for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
 	a=$(tr -d '\r' < "$W/pt.serial" | grep "^ATOLL-PCI $id ")
 	q=$(tr -d '\r' < "$W/qemu.serial" | grep "^ATOLL-PCI $id ")
@@ -149,8 +153,5 @@ for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
 	else
 		fail "vfio: $id differs: atoll-vmm '${a#ATOLL-PCI }', QEMU '${q#ATOLL-PCI }'"
 	fi
-done
-for k in "ATOLL-E1000 ping-rc" "ATOLL-E1000E ping-rc" "ATOLL-E1000E-MSI ping-rc" "ATOLL-EDU roundtrip" "ATOLL-EDU to-dev-irq" "ATOLL-EDU from-dev-irq"; do
-	note "vfio: $k: atoll-vmm '$(val ${k% *} ${k#* })', QEMU '$(tr -d '\r' < "$W/qemu.serial" | grep "^${k% *} " | grep -oE "${k#* }=[^ ]*" | tail -n 1 | cut -d= -f2-)'"
 done
 finish
