@@ -85,6 +85,7 @@ typedef struct {
 	GraphicsDef graphics;
 	GPtrArray *pci;     /* PciDef* */
 	GPtrArray *usb;     /* UsbDef* */
+	bool usb_controller; /* an xHCI even without usb entries (hot-plug) */
 	char *firmware;     /* "kernel" (NULL) or "uefi" (docs/uefi.md) */
 	char *boot_order;   /* UEFI: "disk0,net0,...", NULL: firmware default */
 } DomainDef;

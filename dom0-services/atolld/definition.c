@@ -620,7 +620,7 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 		"name", "memory_mib", "vcpus", "kernel", "initrd", "cmdline",
 		"disks", "nics", "on_poweroff", "on_reboot", "on_crash",
 		"shutdown_timeout_s", "autostart", "label", "graphics", "pci", "usb",
-		"firmware", "boot_order", NULL,
+		"usb_controller", "firmware", "boot_order", NULL,
 	};
 	if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
@@ -634,7 +634,8 @@ DomainDef *domain_def_from_json(JsonNode *node, GError **error)
 	    !parse_disks(obj, def, error) || !parse_nics(obj, def, error) ||
 	    !parse_actions(obj, def, error) || !parse_label(obj, def, error) ||
 	    !parse_graphics(obj, def, error) || !parse_pci(obj, def, error) ||
-	    !parse_usb(obj, def, error))
+	    !parse_usb(obj, def, error) ||
+	    !get_bool(obj, "", "usb_controller", &def->usb_controller, error))
 		return NULL;
 	return g_steal_pointer(&def);
 }
@@ -723,6 +724,10 @@ static void add_passthrough(JsonBuilder *b, const DomainDef *def)
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
+	}
+	if (def->usb_controller) {
+		json_builder_set_member_name(b, "usb_controller");
+		json_builder_add_boolean_value(b, TRUE);
 	}
 }
 

@@ -665,6 +665,9 @@ void passthrough_add_argv(const DomainDef *def, GPtrArray *argv)
 		g_ptr_array_add(argv, rom ? g_strdup_printf("host=%s,rom=%s", pci->host, rom)
 					  : g_strdup_printf("host=%s", pci->host));
 	}
+	/* --usb brings the controller; without entries it is asked for. */
+	if (def->usb_controller && (!def->usb || !def->usb->len))
+		g_ptr_array_add(argv, g_strdup("--xhci"));
 	for (guint i = 0; def->usb && i < def->usb->len; i++) {
 		g_ptr_array_add(argv, g_strdup("--usb"));
 		g_ptr_array_add(argv, g_strdup_printf("host=%s",
@@ -756,6 +759,16 @@ static void usb_request(Domain *dom, const char *host, bool attach,
 		return;
 	}
 	if (!(c = usb_control(dom, &e))) {
+		done(NULL, e, data);
+		return;
+	}
+	/* The VMM would say the same, in its own (flag) terms. */
+	if (attach && dom->def && !dom->def->usb_controller &&
+	    (!dom->def->usb || !dom->def->usb->len)) {
+		set_error(&e, ATOLLD_ERROR_CONFLICT, "domain %s has no USB controller "
+			  "to plug %s into: set \"usb_controller\": true in its "
+			  "definition (or list a device in \"usb\") and restart it",
+			  dom->name, host);
 		done(NULL, e, data);
 		return;
 	}

@@ -173,6 +173,7 @@ static void flash_write(struct pflash *pf, uint64_t off, const uint8_t *data,
 		/* Status then reads back, as after a real program cycle. */
 		memcpy(pf->mem + off, data, len);
 		mark_dirty(pf, off, len);
+		pf->status |= PFLASH_STATUS_READY;
 		set_mode(pf, PFLASH_STATUS);
 		return;
 	case PFLASH_ERASE:
@@ -180,6 +181,7 @@ static void flash_write(struct pflash *pf, uint64_t off, const uint8_t *data,
 			uint64_t blk = off & ~(uint64_t)(PFLASH_BLOCK - 1);
 			memset(pf->mem + blk, 0xff, PFLASH_BLOCK);
 			mark_dirty(pf, blk, PFLASH_BLOCK);
+			pf->status |= PFLASH_STATUS_READY;
 		} else {
 			/* A broken erase sequence: both error bits, as the
 			 * command set defines for it. */
@@ -199,7 +201,10 @@ static void flash_write(struct pflash *pf, uint64_t off, const uint8_t *data,
 		set_mode(pf, PFLASH_STATUS);
 		break;
 	case PFLASH_CMD_CLEAR_STATUS:
-		pf->status = PFLASH_STATUS_READY;
+		/* All bits, the ready bit too (until the next operation), as
+		 * QEMU's CFI flash does: OVMF's detection reads status 0x00
+		 * after clear status + read status and takes it for flash. */
+		pf->status = 0;
 		set_mode(pf, PFLASH_ARRAY);
 		break;
 	case PFLASH_CMD_PROGRAM:

@@ -229,6 +229,8 @@ static void port_event(struct virtio_console_port *p, unsigned ev)
 		log_warn("virtio-console: cannot signal the port backend: %s", strerror(errno));
 }
 
+static void port_drop_output(struct virtio_console *con, struct virtio_console_port *p);
+
 /* ---- control queue ------------------------------------------------------ */
 
 static void ctrl_queue(struct virtio_console *con, uint32_t id, uint16_t event,
@@ -347,6 +349,10 @@ static int ctrl_message(struct virtio_console *con, const struct vcon_control *c
 	case VCON_PORT_OPEN:
 		if (p->id)
 			set_guest_open(p, c->value);
+		/* What the closed session wrote and the backend has not read
+		 * would reach the next session as garbage. */
+		if (p->id && !c->value)
+			port_drop_output(con, p);
 		return 0;
 	default:
 		*why = "unknown control event from the driver";
@@ -466,6 +472,18 @@ static void port_tx_push(struct virtio_console *con, struct virtio_console_port 
 	}
 	if (used)
 		virtio_notify_used(dev, vq);
+}
+
+static void port_drop_output(struct virtio_console *con, struct virtio_console_port *p)
+{
+	struct virtq *vq = &con->vdev.vqs[port_txq(p->id)];
+
+	if (p->tx_held && port_live(con, p)) {
+		virtq_push(vq, p->tx_elem.head, 0);
+		virtio_notify_used(&con->vdev, vq);
+	}
+	p->tx_held = false;
+	port_tx_push(con, p);
 }
 
 static void port_tx(struct virtio_console *con, struct virtio_console_port *p)
@@ -604,12 +622,7 @@ void virtio_console_port_detach(struct virtio_console_port *p)
 			ctrl_rx(con);
 		}
 		/* Half-read output goes back to the guest as consumed. */
-		if (p->tx_held && port_live(con, p)) {
-			virtq_push(&con->vdev.vqs[port_txq(p->id)], p->tx_elem.head, 0);
-			virtio_notify_used(&con->vdev, &con->vdev.vqs[port_txq(p->id)]);
-		}
-		p->tx_held = false;
-		port_tx_push(con, p);
+		port_drop_output(con, p);
 	}
 	pthread_mutex_unlock(&con->vdev.lock);
 }

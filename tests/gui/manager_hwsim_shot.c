@@ -164,6 +164,20 @@ int main(int argc, char **argv)
 		die("no thumbnail for %s (uri %s)", name,
 		    atoll_manager_thumbnail_get_uri(ATOLL_MANAGER_THUMBNAIL(thumb)) ?
 		    atoll_manager_thumbnail_get_uri(ATOLL_MANAGER_THUMBNAIL(thumb)) : "none");
+	/* Live while nothing else holds the domain's SPICE client slot: the
+	 * domU draws late under TCG, so wait for the pattern here first. */
+	g_autofree char *tmiss = NULL;
+	for (int i = 0; i < timeout / 2; i++) {
+		harness_spin(2000);
+		g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-thumbnail");
+		g_free(tmiss);
+		tmiss = missing_colours(shot, thumb);
+		if (!tmiss)
+			break;
+	}
+	if (tmiss)
+		die("the list thumbnail does not show the pattern: %s (see %s/manager-thumbnail.png)",
+		    tmiss, out);
 
 	atoll_manager_window_select(win, name);
 	GtkWidget *details = atoll_manager_window_get_details(win);
@@ -176,9 +190,9 @@ int main(int argc, char **argv)
 		    atoll_console_get_error_message(ATOLL_CONSOLE(c)) ?
 		    atoll_console_get_error_message(ATOLL_CONSOLE(c)) : "not connected");
 	}
-	/* The domU draws once at start; give the frames time to arrive under
-	 * TCG, and the thumbnail a snapshot of them. */
-	g_autofree char *miss = NULL, *tmiss = NULL;
+	/* Selecting it suspended the thumbnail (its last picture stays) and
+	 * gave the SPICE client slot to the console tab. */
+	g_autofree char *miss = NULL;
 	for (int i = 0; i < timeout / 2; i++) {
 		harness_spin(2000);
 		g_autoptr(GdkPixbuf) shot = harness_screenshot("manager-console");

@@ -940,6 +940,7 @@ static void test_passthrough_start(Fixture *f, gconstpointer data)
 	g_assert_true(g_file_get_contents(argv_file, &args, NULL, NULL));
 	g_assert_nonnull(strstr(args, "--pci host=0000:00:06.0"));
 	g_assert_nonnull(strstr(args, "--usb host=46f4:0001"));
+	g_assert_null(strstr(args, "--xhci"));   /* --usb implies it */
 
 	request(f, "POST", "/v1/domains/vm2/start", NULL, &r);
 	assert_error(&r, 409, "conflict", NULL);
@@ -975,8 +976,16 @@ static void test_passthrough_start(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(st, "pci")), ==, 0);
 	g_autofree char *back = pci_sysfs_driver(&ps, "0000:00:06.0");
 	g_assert_cmpstr(back, ==, "e1000");
-	/* now vm2 may have it */
+	/* now vm2 may have it; without a USB controller nothing hot-plugs */
 	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm2/start", NULL, &r), ==, 200);
+	for (int i = 0; i < 500; i++) {
+		request(f, "POST", "/v1/domains/vm2/usb", "{\"host\":\"0627:0001\"}", &r);
+		if (!strstr(r.text, "not running"))
+			break;
+		g_usleep(20000);
+	}
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "no USB controller"));
 	g_assert_cmpuint(request(f, "POST", "/v1/domains/vm2/destroy", NULL, &r), ==, 200);
 	for (int i = 0; i < 500; i++) {
 		g_autofree char *d = pci_sysfs_driver(&ps, "0000:00:06.0");

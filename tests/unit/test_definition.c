@@ -118,6 +118,15 @@ static void test_passthrough(void)
 	g_assert_no_error(err);
 	g_assert_cmpuint(again->pci->len, ==, 2);
 
+	g_assert_false(def->usb_controller);
+	g_autoptr(DomainDef) ctl = def_from(
+		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"usb_controller\":true}", &err);
+	g_assert_no_error(err);
+	g_assert_true(ctl->usb_controller);
+	g_autoptr(JsonNode) cout = domain_def_to_json(ctl);
+	g_assert_true(json_object_get_boolean_member(json_node_get_object(cout), "usb_controller"));
+
 	/* none given: none written */
 	g_autoptr(DomainDef) plain = def_from(
 		"{\"name\":\"m\",\"memory_mib\":16,\"vcpus\":1,\"kernel\":\"/k\","
@@ -259,6 +268,7 @@ static const BadCase bad_cases[] = {
 	{ PT("\"usb\":[{\"host\":\"046d:c52b\",\"port\":2}]"), "usb[0].port" },
 	{ PT("\"usb\":[{\"host\":\"046D:C52B\"},{\"host\":\"046d:c52b\"}]"), "usb[1].host" },
 	{ PT("\"usb\":[1]"), "usb[0]" },
+	{ PT("\"usb_controller\":\"yes\""), "usb_controller" },
 #undef PT
 };
 

@@ -522,6 +522,44 @@ static void test_argv_graphics(void)
 	free_def(def);
 }
 
+static DomainDef *def_json(const char *text)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	g_autoptr(GError) error = NULL;
+	g_assert_true(json_parser_load_from_data(p, text, -1, NULL));
+	DomainDef *def = domain_def_from_json(json_parser_get_root(p), &error);
+	g_assert_no_error(error);
+	return def;
+}
+
+/* pci and usb entries become --pci/--usb (a comma in a ROM path doubled);
+ * usb_controller without devices asks for the controller alone. */
+static void test_argv_passthrough(void)
+{
+	Atolld d = { .run_dir = "/run/atoll", .vmm_path = "/usr/bin/atoll-vmm" };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DomainDef) def = def_json(
+		"{\"name\":\"game\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"pci\":[{\"host\":\"01:00.0\",\"rom\":\"/roms/a,b.rom\"},{\"host\":\"01:00.1\"}],"
+		"\"usb\":[{\"host\":\"046D:C52B\"},{\"host\":\"1-4.2\"}]}");
+	g_autoptr(GPtrArray) argv = supervisor_build_argv(&d, def, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_autofree char *a = g_strjoinv("|", (char **)argv->pdata);
+	g_assert_nonnull(strstr(a, "|--pci|host=0000:01:00.0,rom=/roms/a,,b.rom|"
+				"--pci|host=0000:01:00.1|--usb|host=046d:c52b|--usb|host=1-4.2"));
+	g_assert_null(strstr(a, "--xhci"));
+
+	g_autoptr(DomainDef) hot = def_json(
+		"{\"name\":\"hot\",\"memory_mib\":64,\"vcpus\":1,\"kernel\":\"/k\","
+		"\"usb_controller\":true}");
+	g_autoptr(GPtrArray) hv = supervisor_build_argv(&d, hot, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_autofree char *h = g_strjoinv("|", (char **)hv->pdata);
+	g_assert_nonnull(strstr(h, "|--xhci"));
+	g_assert_null(strstr(h, "--usb"));
+	g_assert_null(strstr(h, "--pci"));
+}
+
 static void test_exit_reasons(void)
 {
 	static const struct { int status; const char *want; } cases[] = {
@@ -1016,6 +1054,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/supervisor/argv", test_argv);
 	g_test_add_func("/supervisor/argv_user_nic", test_argv_user_nic);
 	g_test_add_func("/supervisor/argv-graphics", test_argv_graphics);
+	g_test_add_func("/supervisor/argv-passthrough", test_argv_passthrough);
 	g_test_add_func("/supervisor/exit-reasons", test_exit_reasons);
 	g_test_add_func("/supervisor/reason-from-log", test_reason_from_log);
 	g_test_add_func("/supervisor/pidfile", test_pidfile);

@@ -552,6 +552,21 @@ static void test_mp_data(void)
 	g_assert_cmpuint(seen, ==, sizeof(big));
 	g_assert_cmpmem(back, seen, big, sizeof(big));
 
+	/* Output the backend has not read when the guest closes the port is
+	 * dropped: the next session must not start with the old one's bytes. */
+	m.reads_in_callback = false;
+	vg_send(&m.g, 5, "stale", 5);
+	g_assert_false(vg_used(&m.g, 5, NULL, &n));
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 2), ==, 2);
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 0);
+	g_assert_true(vg_used(&m.g, 5, NULL, &n));         /* given back */
+	vg_ctl(&m.g, 1, C_PORT_OPEN, 1);
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 3), ==, 0);
+	vg_send(&m.g, 5, "new", 3);
+	g_assert_cmpuint(virtio_console_port_read(m.port, small, 3), ==, 3);
+	g_assert_cmpmem(small, 3, "new", 3);
+	g_assert_true(vg_used(&m.g, 5, NULL, &n));
+
 	/* A driver reset closes the port for the backend. */
 	g_assert_true(m.open);
 	testvm_dev_write(&m.vm, m.dev, 0x14, 1, 0);

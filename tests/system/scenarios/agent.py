@@ -49,5 +49,9 @@ def domu_files(c, ctx):
     c.file('usr/bin/vdagent-probe', exe, 0o755)
     # the domU step: the power button (SIGTERM to the VMM) ends it
     c.data('hwsim/steps/agent.sh',
-           'watch_button\nvdagent-probe\necho "ATOLL-AGENT-EXIT rc=$?"\n'
+           'watch_button\n'
+           # port 0 (hvc0) next to the named port: MULTIPORT's console port
+           'i=0; while [ ! -c /dev/hvc0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done\n'
+           'echo ATOLL-HVC0-HELLO > /dev/hvc0 && echo ATOLL-HVC0-WRITTEN\n'
+           'vdagent-probe\necho "ATOLL-AGENT-EXIT rc=$?"\n'
            'while :; do sleep 60; done\n')

@@ -1,5 +1,6 @@
 # The SPICE agent channel end to end (docs/spice.md): the domU's Linux
-# virtio_console driver finds the MULTIPORT port com.redhat.spice.0, a
+# virtio_console driver finds the MULTIPORT port com.redhat.spice.0 (and
+# hvc0 on port 0, the --console file), a
 # minimal guest agent (domu-progs/vdagent-probe.c) speaks VDAgent on it, and
 # spice-test-client (spice-client-glib) in dom0, on the VMM's unix socket,
 # sees the agent's capabilities and clipboard grab, while its window size
@@ -70,10 +71,15 @@ give_up() {
 
 SOCK=$W/agent.spice
 vmm_start d --memory 256 --kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
-	--cmdline "$(domu_cmdline agent)" --spice "unix:$SOCK"
+	--cmdline "$(domu_cmdline agent)" --spice "unix:$SOCK" --console "file:$W/hvc0.out"
 if ! wait_serial d '^ATOLL-AGENT-READY' 240; then
 	fail "the domU agent did not open com.redhat.spice.0 (last: $(tail -n 5 "$W/d.serial" | tr -d '\r' | tr '\n' '|'); stderr: $(head -c 400 "$W/d.err" | tr '\n' '|'))"
 	give_up
+fi
+if grep -q ATOLL-HVC0-HELLO "$W/hvc0.out" 2>/dev/null; then
+	ok "port 0 is still the console: the domU's /dev/hvc0 output reached --console file:"
+else
+	fail "the domU's hvc0 output did not reach the console file (domU: $(tr -d '\r' < "$W/d.serial" | grep -E 'HVC0' | tr '\n' '|'))"
 fi
 PORTLINE=$(tr -d '\r' < "$W/d.serial" | grep -E '^ATOLL-AGENT-SYSFS .*name=com.redhat.spice.0' | head -n 1)
 DEV=$(tr -d '\r' < "$W/d.serial" | grep '^ATOLL-AGENT-READY' | head -n 1 | cut -d' ' -f2)

@@ -273,13 +273,14 @@ else
 	echo "ATOLL-EFIVAR readback=$(tail -c +5 "$V" 2>&1)"
 fi
 dmesg | grep -i -E "efi|flash" | head -12 | sed 's/^/ATOLL-EFIDMESG /'
+dmesg | grep -E "ACPI: (RSDP|XSDT|FACP|DSDT|FACS|APIC|MCFG) " | sed 's/^/ATOLL-ACPI /'
 """
 
 
 # --hyperv on as the guest's CPUID shows it (/dev/cpu/0/cpuid: 16 bytes
 # eax ebx ecx edx at offset = leaf).
 HV_STEP = r"""
-leaf() { dd if=/dev/cpu/0/cpuid bs=16 count=1 skip=$(($1 / 16)) 2>/dev/null; }
+leaf() { dd if=/dev/cpu/0/cpuid bs=16 count=1 skip=$(($1)) iflag=skip_bytes 2>/dev/null; }
 echo "ATOLL-HV vendor=$(leaf 0x40000000 | dd bs=1 skip=4 count=12 2>/dev/null)"
 echo "ATOLL-HV interface=$(leaf 0x40000001 | dd bs=1 count=4 2>/dev/null)"
 echo "ATOLL-HV features=$(leaf 0x40000003 | od -A n -t x4 | tr -s ' ')"

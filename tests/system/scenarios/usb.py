@@ -38,7 +38,8 @@ def qemu_args(ctx):
 def dom0_files(c, ctx):
     c.data('hwsim/usb-expected',
            hashlib.sha256(pattern()).hexdigest() + '\n')
-    vmmctl = os.path.join(ctx.build or '', 'hv', 'atoll-vmmctl')
+    vmmctl = (getattr(ctx.args, 'vmmctl', None) or
+              os.path.join(ctx.build or '', 'hv', 'atoll-vmmctl'))
     if not os.access(vmmctl, os.X_OK):
         raise RuntimeError(f'the usb scenario needs atoll-vmmctl ({vmmctl}): build it')
     c.binary('usr/local/bin/atoll-vmmctl', vmmctl)

@@ -2,8 +2,9 @@
 # xHCI has a usb-storage 46f4:0001 and a usb-kbd 0627:0001).  usb-list
 # through libusb; a definition's device attached at start; a second domain
 # naming the same keyboard by its bus-port path is refused, naming the
-# first; hot-attach and -detach of the disk; attach of a device another
-# domain has is refused; stop frees the device.
+# first; hot-attach and -detach of the disk into a domain with
+# "usb_controller"; attach of a device another domain has is refused, and
+# so is hot-plug into a domain without a controller; stop frees the device.
 . /hwsim/lib.sh
 . /hwsim/toolstack.sh
 
@@ -33,16 +34,17 @@ atolld_start || {
 
 A usb-list
 if [ "$ARC" = 0 ] && usb_row $KBD | grep -q "^$KP .*QEMU USB Keyboard" &&
-	usb_row $DISK | grep -q "^$SP .*high"; then
-	ok "usb-list shows the keyboard at $KP and the high-speed disk at $SP"
+	usb_row $DISK | grep -q "^$SP .*\(high\|super\) .*QEMU USB HARDDRIVE"; then
+	ok "usb-list shows the keyboard at $KP and the disk at $SP ($(usb_row $DISK | awk '{ print $3 }') speed)"
 else
 	fail "usb-list (exit $ARC) does not show both devices with path, speed and product"
 fi
 
 domain_json u1 console '"usb": [{"host": "0627:0001"}]' > "$W/u1.json"
 domain_json u2 console "\"usb\": [{\"host\": \"$KP\"}]" > "$W/u2.json"
-domain_json u3 console > "$W/u3.json"
-for n in u1 u2 u3; do A define "$W/$n.json"; done
+domain_json u3 console '"usb_controller": true' > "$W/u3.json"
+domain_json u4 console > "$W/u4.json"
+for n in u1 u2 u3 u4; do A define "$W/$n.json"; done
 
 A start u1
 if [ "$ARC" = 0 ] && wait_state u1 running 120; then
@@ -85,6 +87,18 @@ if [ "$ARC" = 0 ] && grep -q "^Attached $DISK to u3" "$W/a.out"; then
 		fail "usb-detach u3 $DISK: exit $ARC: $(cat "$W/a.err")"
 else
 	fail "usb-attach u3 $DISK: exit $ARC: $(cat "$W/a.err")"
+fi
+
+# a domain started without a USB controller cannot take hot-plugged devices
+A start u4
+if wait_state u4 running 120; then
+	A usb-attach u4 $DISK
+	[ "$ARC" = 5 ] && grep -q "no USB controller" "$W/a.err" &&
+		ok "hot-plug into u4 (no usb_controller) is refused, saying how to fix it" ||
+		fail "usb-attach u4 $DISK: exit $ARC (want 5): $(cat "$W/a.err")"
+	A destroy u4
+else
+	fail "u4 did not start: state $(dom_state u4)"
 fi
 
 A destroy u1
