@@ -437,7 +437,13 @@ static void check_group(HostPci *hp, const HostPciDev *dev,
 		    in_list(opt->rebind, m->bdf))
 			continue;
 		failed = true;
-		if (self)
+		if (!self && !strncmp(m->bdf, dev->bdf, HOST_PCI_BDF_LEN - 2))
+			add_result(out, "group", PREFLIGHT_FAIL, "%s, another function "
+				   "of the same device, is bound to the host driver "
+				   "%s: run `atoll pci-assignable-add --group %s` (it "
+				   "binds all of the device's functions) and list them "
+				   "all in the domain's pci", m->bdf, m->driver, dev->bdf);
+		else if (self)
 			add_result(out, "group", PREFLIGHT_FAIL, "%s is bound to the "
 				   "host driver %s: run `atoll pci-assignable-add %s` "
 				   "to bind its IOMMU group to vfio-pci (or put it in "
@@ -447,8 +453,9 @@ static void check_group(HostPci *hp, const HostPciDev *dev,
 			add_result(out, "group", PREFLIGHT_FAIL, "%s shares IOMMU "
 				   "group %d with %s and is bound to the host driver "
 				   "%s: a group is passed through as a whole, so run "
-				   "`atoll pci-assignable-add %s` (the host loses "
-				   "%s), or move the card to a slot with its own group",
+				   "`atoll pci-assignable-add --group %s` (the host "
+				   "loses %s), or move the card to a slot with its own "
+				   "group",
 				   m->bdf, dev->iommu_group, dev->bdf, m->driver,
 				   dev->bdf, m->bdf);
 	}

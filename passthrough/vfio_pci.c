@@ -315,6 +315,10 @@ static void msi_cfg_write(struct vfio_pci *vp)
 		}
 		vp->msi_n = n;
 		vp->msi_on = true;
+		msi_sync(vp);
+		log_info("pci %s: MSI on: %u vector(s) from GSI %u, address 0x%llx data 0x%x",
+			 vp->dev.bdf, n, vp->vecs[0].mv.gsi,
+			 (unsigned long long)vp->vecs[0].mv.addr, vp->vecs[0].mv.data);
 	} else if (!on && vp->msi_on) {
 		vecs_detach(vp, VFIO_PCI_MSI_IRQ_INDEX, vp->msi_n);
 		vp->msi_on = false;
@@ -386,6 +390,8 @@ static void vp_msix_cfg_write(struct vfio_pci *vp)
 		if (ret)
 			log_error("pci %s: cannot enable MSI-X (%u vectors) on the host: %s",
 				  vp->dev.bdf, vp->msix_n, strerror(-ret));
+		else
+			log_info("pci %s: MSI-X on: %u vectors", vp->dev.bdf, vp->msix_n);
 		vp->msix_on = true;
 	} else if (!on && vp->msix_on) {
 		vecs_detach(vp, VFIO_PCI_MSIX_IRQ_INDEX, vp->msix_n);

@@ -1194,15 +1194,19 @@ static void route_assignable(Api *api, SoupServerMessage *msg, char **parts,
 			return;
 		JsonObject *o = JSON_NODE_HOLDS_OBJECT(body) ? json_node_get_object(body) : NULL;
 		JsonNode *a = o ? json_object_get_member(o, "address") : NULL;
+		JsonNode *g = o ? json_object_get_member(o, "group") : NULL;
 		if (!a || !JSON_NODE_HOLDS_VALUE(a) ||
 		    json_node_get_value_type(a) != G_TYPE_STRING ||
-		    json_object_get_size(o) != 1) {
+		    (g && (!JSON_NODE_HOLDS_VALUE(g) ||
+			   json_node_get_value_type(g) != G_TYPE_BOOLEAN)) ||
+		    json_object_get_size(o) != (g ? 2u : 1u)) {
 			send_error(msg, SOUP_STATUS_BAD_REQUEST, "address", "address: the "
-				   "body must be {\"address\": \"0000:01:00.0\"} and "
-				   "nothing else");
+				   "body must be {\"address\": \"0000:01:00.0\"}, "
+				   "optionally with \"group\": true, and nothing else");
 			return;
 		}
-		JsonNode *r = passthrough_assignable_add(api->d, json_node_get_string(a), &err);
+		JsonNode *r = passthrough_assignable_add(api->d, json_node_get_string(a),
+							 g && json_node_get_boolean(g), &err);
 		reply_or_error(msg, r, err);
 		return;
 	}

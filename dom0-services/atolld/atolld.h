@@ -226,7 +226,10 @@ JsonNode *passthrough_host_pci(Atolld *d, GError **error);
 JsonNode *passthrough_preflight(Atolld *d, const char *bdf, bool force,
 				GError **error);
 JsonNode *passthrough_assignable_list(Atolld *d, GError **error);
-JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, GError **error);
+/* group: also take the group's other endpoints from their host drivers
+ * (without it, that is refused, naming them). */
+JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, bool group,
+				     GError **error);
 JsonNode *passthrough_assignable_remove(Atolld *d, const char *bdf,
 					GError **error);
 JsonNode *passthrough_host_usb(Atolld *d, GError **error);

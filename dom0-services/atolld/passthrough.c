@@ -368,7 +368,33 @@ static bool refuse_if_held(Atolld *d, HostPci *hp, const char *bdf,
 	return false;
 }
 
-JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, GError **error)
+/* The other endpoints of bdf's group that a host driver has: binding the
+ * group would take them from the host, which must be asked for. */
+static bool refuse_host_mates(HostPci *hp, const char *bdf, GError **error)
+{
+	g_autoptr(GPtrArray) group = host_pci_group(hp, bdf, NULL);
+	g_autoptr(GString) mates = g_string_new(NULL);
+	for (guint i = 0; group && i < group->len; i++) {
+		g_autoptr(HostPciDev) m = host_pci_get(hp, group->pdata[i], NULL);
+		/* Not even the device's other functions go unasked: on a
+		 * chipset they are the SATA or LPC controller. */
+		if (!m || !strcmp(m->bdf, bdf) || m->bridge ||
+		    host_pci_driver_assignable(m->driver))
+			continue;
+		g_string_append_printf(mates, "%s%s (%s)", mates->len ? ", " : "",
+				       m->bdf, m->driver);
+	}
+	if (!mates->len)
+		return true;
+	set_error(error, ATOLLD_ERROR_CONFLICT, "%s's IOMMU group also holds %s, "
+		  "which the host would lose: pass \"group\": true (atoll "
+		  "pci-assignable-add --group %s) if that is what you want, or move "
+		  "the card to a slot with its own group", bdf, mates->str, bdf);
+	return false;
+}
+
+JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, bool group,
+				     GError **error)
 {
 	g_autoptr(HostPci) hp = open_host_pci(d);
 	g_autoptr(GError) e = NULL;
@@ -376,6 +402,9 @@ JsonNode *passthrough_assignable_add(Atolld *d, const char *bdf, GError **error)
 
 	if (!normalise_bdf(bdf, norm, error) ||
 	    !refuse_if_held(d, hp, norm, "make", error))
+		return NULL;
+	/* (a missing device has no mates: make_assignable names it) */
+	if (!group && !refuse_host_mates(hp, norm, error))
 		return NULL;
 	if (!host_pci_make_assignable(hp, norm, "user", &e)) {
 		propagate(error, e, NULL);
@@ -638,8 +667,7 @@ void passthrough_domain_adopt(Domain *dom)
 	for (guint i = 0; def->usb && i < def->usb->len; i++) {
 		UsbHeld *h = g_new0(UsbHeld, 1);
 		h->host = g_strdup(((UsbDef *)def->usb->pdata[i])->host);
-		if (def->usb->len)
-			h->path = usb_path_of(dom->daemon, h->host, &cache);
+		h->path = usb_path_of(dom->daemon, h->host, &cache);
 		g_ptr_array_add(dom->usb_held, h);
 	}
 }

@@ -768,6 +768,8 @@ static int cmd_pci_assignable_add(AtollCli *cli)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonNode) body = one_member_body("address", atoll_cli_arg(cli, 0));
+	if (atoll_cli_flag(cli, "--group"))
+		json_object_set_boolean_member(json_node_get_object(body), "group", TRUE);
 	g_autoptr(JsonNode) reply = request(cli, "POST", "/v1/host/pci/assignable", body, &error);
 	if (!reply)
 		return atoll_cli_fail(cli, error);
@@ -918,8 +920,8 @@ static const Command commands[] = {
 	  "can this PCI device be passed through? (exit 1 if not)" },
 	{ "pci-assignable-list", "", 0, 0, TRUE, NULL, cmd_pci_assignable_list,
 	  "PCI devices bound to vfio-pci/pci-stub" },
-	{ "pci-assignable-add", "BDF", 1, 1, FALSE, NULL, cmd_pci_assignable_add,
-	  "bind a device's IOMMU group to vfio-pci" },
+	{ "pci-assignable-add", "[--group] BDF", 1, 1, FALSE, "--group", cmd_pci_assignable_add,
+	  "bind a device's IOMMU group to vfio-pci (--group: also its host-used mates)" },
 	{ "pci-assignable-remove", "BDF", 1, 1, FALSE, NULL, cmd_pci_assignable_remove,
 	  "give a device's IOMMU group its drivers back" },
 	{ "usb-list", "", 0, 0, TRUE, NULL, cmd_usb_list,

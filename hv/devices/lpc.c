@@ -6,6 +6,8 @@
 #include "lpc.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@ struct lpc {
 	struct pci_device pci;
 	struct vm *vm;
 	uint16_t pm_base;        /* where the ACPI PM block decodes now */
+	bool warned;             /* PM block complaints: once */
 };
 
 static uint32_t cfg32(const struct pci_device *d, uint32_t off)
@@ -49,7 +52,8 @@ static void mch_update_ecam(struct pci_device *dev)
 		base = v & ~(len - 1) & 0x7fffffffffULL;
 	}
 	int ret = pci_host_set_ecam(dev->host, base, len);
-	if (ret)
+	static _Atomic bool warned;   /* one line, however often the guest tries */
+	if (ret && !atomic_exchange(&warned, true))
 		log_warn("q35: PCIEXBAR 0x%llx puts ECAM over RAM or a device (%s); "
 			 "config space stays reachable through 0xCF8/0xCFC only",
 			 (unsigned long long)v, strerror(-ret));
@@ -99,13 +103,18 @@ static void lpc_update_pm(struct lpc *lpc)
 	if (!(d->cfg[LPC_ACPI_CNTL] & LPC_ACPI_EN) || base == 0 || base == lpc->pm_base)
 		return;
 	if (acpi_pm_move(lpc->vm, base)) {
+		if (lpc->warned)
+			return;
+		lpc->warned = true;
 		log_warn("q35: PMBASE 0x%x overlaps other I/O ports; the ACPI PM block "
 			 "stays at 0x%x", base, lpc->pm_base);
 		return;
 	}
-	if (base != ACPI_PM_BASE)
+	if (base != ACPI_PM_BASE && !lpc->warned) {
+		lpc->warned = true;
 		log_warn("q35: the guest moved the ACPI PM block to 0x%x; the FADT "
-			 "still names 0x%x", base, ACPI_PM_BASE);
+			 "still names 0x%x (not logged again)", base, ACPI_PM_BASE);
+	}
 	lpc->pm_base = base;
 }
 

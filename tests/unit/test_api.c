@@ -864,9 +864,34 @@ static void test_host_pci(Fixture *f, gconstpointer data)
 	g_autofree char *back = pci_sysfs_driver(&ps, "0000:00:06.0");
 	g_assert_cmpstr(back, ==, "e1000");
 
+	/* a group whose other endpoints the host uses: only when asked */
+	request(f, "POST", "/v1/host/pci/assignable", "{\"address\":\"00:1f.3\"}", &r);
+	assert_error(&r, 409, "conflict", NULL);
+	g_assert_nonnull(strstr(r.text, "0000:00:1f.0 (lpc_ich), 0000:00:1f.2 (ahci)"));
+	g_assert_nonnull(strstr(r.text, "--group"));
+	g_autofree char *ahci = pci_sysfs_driver(&ps, "0000:00:1f.2");
+	g_assert_cmpstr(ahci, ==, "ahci");
+	request(f, "POST", "/v1/host/pci/assignable",
+		"{\"address\":\"00:1f.3\",\"group\":\"yes\"}", &r);
+	assert_error(&r, 400, "bad-request", "address");
+	g_assert_cmpuint(request(f, "POST", "/v1/host/pci/assignable",
+		"{\"address\":\"00:1f.3\",\"group\":true}", &r), ==, 200);
+	g_autofree char *ahci2 = pci_sysfs_driver(&ps, "0000:00:1f.2");
+	g_assert_cmpstr(ahci2, ==, "vfio-pci");
+	g_assert_cmpuint(request(f, "DELETE", "/v1/host/pci/assignable/00:1f.3",
+				 NULL, &r), ==, 200);
+	g_autofree char *ahci3 = pci_sysfs_driver(&ps, "0000:00:1f.2");
+	g_autofree char *smbus = pci_sysfs_driver(&ps, "0000:00:1f.3");
+	g_assert_cmpstr(ahci3, ==, "ahci");
+	g_assert_null(smbus);
+
 	/* a bind that fails is rolled back and reported */
 	ps.fail_probe = g_strdup("0000:01:00.1");
 	request(f, "POST", "/v1/host/pci/assignable", "{\"address\":\"01:00.0\"}", &r);
+	assert_error(&r, 409, "conflict", NULL);   /* the audio function is the host's */
+	g_assert_nonnull(strstr(r.text, "0000:01:00.1 (snd_hda_intel)"));
+	request(f, "POST", "/v1/host/pci/assignable",
+		"{\"address\":\"01:00.0\",\"group\":true}", &r);
 	assert_error(&r, 500, "host-error", NULL);
 	g_assert_nonnull(strstr(r.text, "did not bind to vfio-pci"));
 	g_autofree char *gpu = pci_sysfs_driver(&ps, "0000:01:00.0");

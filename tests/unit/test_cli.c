@@ -440,6 +440,9 @@ static void test_passthrough(void)
 	g_assert_cmpstr(r.out, ==, "IOMMU group 5 of 0000:00:06.0 is bound to vfio-pci:\n"
 			"  0000:00:06.0  vfio-pci  (was e1000)\n");
 	run_clear(&r);
+	r = RUN(p, "pci-assignable-add", "--group", "0000:00:06.0");
+	g_assert_cmpint(r.rc, ==, 0);
+	run_clear(&r);
 	r = RUN(p, "pci-assignable-remove", "0000:00:06.0");
 	g_assert_cmpint(r.rc, ==, 0);
 	g_assert_cmpstr(r.out, ==, "IOMMU group 5 of 0000:00:06.0 has its drivers back:\n"
@@ -486,6 +489,7 @@ static void test_passthrough(void)
 		"GET /v1/host/pci/0000:00:06.0/preflight \n"
 		"GET /v1/host/pci/0000:00:03.0/preflight?force=true \n"
 		"POST /v1/host/pci/assignable {\"address\":\"0000:00:06.0\"}\n"
+		"POST /v1/host/pci/assignable {\"address\":\"0000:00:06.0\",\"group\":true}\n"
 		"DELETE /v1/host/pci/assignable/0000:00:06.0 \n"
 		"DELETE /v1/host/pci/assignable/0000:00:07.0 \n"
 		"GET /v1/host/pci/assignable \n"

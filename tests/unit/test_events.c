@@ -240,7 +240,7 @@ static void test_device_changed(Fixture *f, gconstpointer data)
 	WAIT_UNTIL(events_subscribers(&f->d) == 1);
 
 	g_autoptr(GError) err = NULL;
-	g_autoptr(JsonNode) added = passthrough_assignable_add(&f->d, "00:06.0", &err);
+	g_autoptr(JsonNode) added = passthrough_assignable_add(&f->d, "00:06.0", false, &err);
 	g_assert_no_error(err);
 	WAIT_UNTIL(c->messages == 1);
 	g_assert_cmpstr(c->received->str, ==, "{\"type\":\"device-changed\",\"kind\":\"pci\","

@@ -903,6 +903,48 @@ static void test_usb3_port(void)
 		tdev_fini(&t2[i], &d.vm);
 }
 
+/* USB 2 port states: the driver disables the port, suspends and resumes
+ * the link (Resume then U0, PLC), resets an empty port (nothing happens). */
+static void test_usb2_port_states(void)
+{
+	struct drv d;
+	struct tdev t;
+	drv_start(&d);
+	tdev_init(&t, &d.vm, USB_SPEED_HIGH);
+	enumerate(&d, &t, 1, false);
+
+	uint32_t sc = portsc(&d, 1);
+	portsc_write(&d, 1, (sc & ~(0x7fu << 17)) | 2u);          /* PED: disable */
+	g_assert_cmphex(portsc(&d, 1) & 3, ==, 1);
+	expect_no_event(&d);
+	portsc_write(&d, 1, portsc(&d, 1) | 1u << 4);            /* reset again */
+	expect_port_event(&d, 1);
+	sc = portsc(&d, 1);
+	g_assert_cmphex(sc & 3, ==, 3);
+	portsc_write(&d, 1, (sc & ~(2u | 0x7fu << 17)) | 1u << 21);
+
+	sc = portsc(&d, 1) & ~(2u | PORT_PLS_MASK | 0x7fu << 17);
+	portsc_write(&d, 1, sc | 1u << 16 | 3u << 5);             /* U3 */
+	g_assert_cmpuint((portsc(&d, 1) >> 5) & 0xf, ==, 3);
+	portsc_write(&d, 1, sc | 1u << 16 | 15u << 5);            /* Resume */
+	g_assert_cmpuint((portsc(&d, 1) >> 5) & 0xf, ==, 15);
+	expect_no_event(&d);
+	portsc_write(&d, 1, sc | 1u << 16);                       /* U0 */
+	expect_port_event(&d, 1);
+	g_assert_cmphex(portsc(&d, 1) & (1u << 22), !=, 0);       /* PLC */
+	g_assert_cmpuint((portsc(&d, 1) >> 5) & 0xf, ==, 0);
+
+	/* Writing PLS without LWS changes nothing. */
+	portsc_write(&d, 1, sc | 3u << 5);
+	g_assert_cmpuint((portsc(&d, 1) >> 5) & 0xf, ==, 0);
+	/* A reset of an empty port does nothing. */
+	portsc_write(&d, 2, portsc(&d, 2) | 1u << 4);
+	expect_no_event(&d);
+	g_assert_cmphex(portsc(&d, 2) & (1u << 4 | 1u << 21 | 3u), ==, 0);
+	drv_stop(&d);
+	tdev_fini(&t, &d.vm);
+}
+
 /* A hostile driver: each of these raises Host System Error (one log line),
  * nothing crashes, and a controller reset brings the controller back. */
 static void expect_hse_then_recover(struct drv *d)
@@ -1224,6 +1266,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/xhci/bulk", test_bulk);
 	g_test_add_func("/xhci/stop-and-detach", test_stop_and_detach);
 	g_test_add_func("/xhci/usb3-port", test_usb3_port);
+	g_test_add_func("/xhci/usb2-port-states", test_usb2_port_states);
 	g_test_add_func("/xhci/hostile", test_hostile);
 	g_test_add_func("/xhci/isoch-silent", test_isoch_silent);
 	g_test_add_func("/xhci/event-ring-segments", test_event_ring_segments);

@@ -59,6 +59,8 @@ if wait_for 120 kbd_event; then
 	kill "$reader" 2>/dev/null
 	od -An -v -tu2 -w24 /tmp/kbd.events | awk '$9 == 1 { print "ATOLL-USB key code=" $10 " value=" $11 }'
 	echo "ATOLL-USB kbd-events-done"
+	# The requests a driver rarely sends, on the same device.
+	usb-probe 0627:0001
 	wait_for 120 no_kbd && echo "ATOLL-USB kbd-gone" || echo "ATOLL-USB kbd-still-there"
 else
 	echo "ATOLL-USB kbd=none"

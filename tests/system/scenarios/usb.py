@@ -3,8 +3,9 @@ usb-storage disk with a known pattern and a usb-kbd; dom0's real USB stack
 and libusb hand them to a domU through atoll-vmm's xHCI model."""
 import hashlib
 import os
+import subprocess
 
-TIMEOUT = 600
+TIMEOUT = 360
 DISK_MIB = 4
 
 # dom0 drives the outer machine's xHCI with the standard kernel's drivers
@@ -45,9 +46,15 @@ def dom0_files(c, ctx):
     c.binary('usr/local/bin/atoll-vmmctl', vmmctl)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
 def domu_files(c, ctx):
-    c.file('hwsim/steps/usb.sh',
-           os.path.join(os.path.dirname(os.path.abspath(__file__)), 'usb-domu.sh'), 0o644)
+    c.file('hwsim/steps/usb.sh', os.path.join(HERE, 'usb-domu.sh'), 0o644)
+    exe = os.path.join(ctx.tmp, 'usb-probe')
+    subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe,
+                    os.path.join(HERE, '..', 'domu-progs', 'usb-probe.c')], check=True)
+    c.file('usr/bin/usb-probe', exe, 0o755)
 
 
 def on_line(line, ctx):

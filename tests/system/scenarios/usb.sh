@@ -122,6 +122,19 @@ if wait_serial u "ATOLL-USB kbd-listening" 120; then
 		grep -q "ATOLL-USB key code=30 value=0" "$W/u.serial" &&
 		ok "the key 'a' pressed on the outer usb-kbd reached the domU (KEY_A down and up)" ||
 		fail "no KEY_A events in the domU: $(grep 'ATOLL-USB key' "$W/u.serial" | tr '\n' '|')"
+	# usb-probe (domu-progs/usb-probe.c) in the domU, through usbfs there
+	if wait_serial u "ATOLL-USBP done" 60; then
+		for want in short=18 vid=0627 stall=EPIPE after-stall=2 disconnect=0 claim=0 \
+			setinterface=0 clearhalt=0 int-read=ETIMEDOUT release=0 setconfig=0 \
+			connect=0 final=18; do
+			k=${want%%=*}
+			v=$(serial_value u "ATOLL-USBP $k")
+			[ "$v" = "${want#*=}" ] && ok "domU usb-probe: $k = $v" ||
+				fail "domU usb-probe: $k = '$v', expected ${want#*=}"
+		done
+	else
+		fail "domU usb-probe did not finish: $(grep ATOLL-USBP "$W/u.serial" | tr '\n' '|')"
+	fi
 else
 	fail "the hot-attached keyboard did not show up in the domU"
 fi

@@ -253,6 +253,8 @@ static int edu_msi(const char *bdf, unsigned vector)
 	printf("ATOLL-EDU-MSI cap=0x%x\n", cap);
 	if (!cap)
 		return 1;
+	uint16_t cmd = (uint16_t)(c[4] | c[5] << 8 | 0x6);  /* memory, bus master */
+	pwrite(cfg, &cmd, 2, 4);
 	uint16_t ctrl = (uint16_t)(c[cap + 2] | c[cap + 3] << 8);
 	uint32_t addr = 0xfee00000;      /* CPU 0, fixed delivery */
 	uint32_t zero = 0;
@@ -278,6 +280,7 @@ static int edu_msi(const char *bdf, unsigned vector)
 	wr(0x60, 0x1);                   /* raise */
 	usleep(500000);
 	printf("ATOLL-EDU-MSI raised irq-status=0x%x vector=%u\n", rd(EDU_IRQ_STAT), vector);
+	sleep(4);   /* dom0 looks at its interrupt counts meanwhile */
 	wr(EDU_IRQ_ACK, 0x1);
 	ctrl &= (uint16_t)~1;
 	pwrite(cfg, &ctrl, 2, cap + 2);

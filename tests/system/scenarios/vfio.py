@@ -48,6 +48,26 @@ for d in /sys/bus/pci/devices/*; do
 done
 '''
 
+# MSI: edu signals a vector no driver owns; the kernel says so in its log.
+DOMU_MSI = r'''
+dev_by_id() { # VENDOR DEVICE -> BDF
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] && echo "${d##*/}"
+	done | head -n 1
+}
+edu=$(dev_by_id 0x1234 0x11e8)
+[ -n "$edu" ] && /hwsim/vfio-guest edu-msi "$edu" 233
+sleep 1
+echo "ATOLL-EDU-MSI seen=$(dmesg | grep -c 'No irq handler for vector')" \
+	"line=$(dmesg | grep 'No irq handler for vector' | tail -n 1 | tr ' ' _)"
+'''
+
+# Under QEMU (the peer): the listing, and edu's MSI for comparison.
+DOMU_PEER = r'''
+. /hwsim/steps/vfio-list.sh
+. /hwsim/steps/vfio-msi.sh
+'''
+
 DOMU_STEP = r'''
 . /hwsim/steps/vfio-list.sh
 dev_by_id() { # VENDOR DEVICE -> BDF
@@ -109,11 +129,7 @@ dmesg | grep -iE 'e1000e.*(msi|interrupt)' | sed 's/^/ATOLL-DMESG /'
 edu=$(dev_by_id 0x1234 0x11e8)
 echo "ATOLL-EDU bdf=${edu:-none}"
 [ -n "$edu" ] && /hwsim/vfio-guest edu "$edu"
-# MSI: edu signals a vector no driver owns; the kernel says so in its log
-[ -n "$edu" ] && /hwsim/vfio-guest edu-msi "$edu" 233
-sleep 1
-echo "ATOLL-EDU-MSI seen=$(dmesg | grep -c 'No irq handler for vector')" \
-	"line=$(dmesg | grep 'No irq handler for vector' | tail -n 1 | tr ' ' _)"
+. /hwsim/steps/vfio-msi.sh
 grep -E 'uio|eth' /proc/interrupts | sed 's/^/ATOLL-IRQS /'
 
 gpu=$(dev_by_id 0x1234 0x1111)
@@ -151,6 +167,8 @@ def domu_files(c, ctx):
                     os.path.join(HERE, 'vfio.c')], check=True)
     c.file('hwsim/vfio-guest', exe, 0o755)
     c.data('hwsim/steps/vfio-list.sh', DOMU_LIST)
+    c.data('hwsim/steps/vfio-msi.sh', DOMU_MSI)
+    c.data('hwsim/steps/vfio-peer.sh', DOMU_PEER)
     c.data('hwsim/steps/vfio.sh', DOMU_STEP)
 
 

@@ -48,6 +48,8 @@ vmm_start pt --name pt --memory 256 --vcpus 1 \
 	--kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
 	--cmdline "$(domu_cmdline vfio vt.global_cursor_default=0)" --serial stdio \
 	--pci host=$NIC --pci host=$EDU --pci host=$GPU --pci host=$NIC2
+wait_serial pt '^ATOLL-EDU-MSI raised' 400 &&
+	grep vfio /proc/interrupts | sed 's/^/HWSIM: dom0 irq during edu MSI: /'
 if wait_serial pt '^ATOLL-FB drawn' 400; then
 	sleep 3   # the fbdev emulation flushes its shadow buffer to VRAM lazily
 	if host_request screendump; then
@@ -59,7 +61,6 @@ else
 	fail "vfio: the domU never drew on the bochs-display ($(grep ATOLL-FB "$W/pt.serial" | tr -d '\r' | tr '\n' ' '))"
 fi
 vmm_wait pt 200
-grep vfio /proc/interrupts | sed 's/^/HWSIM: dom0 irq: /'
 expect_marker pt 1 || finish
 expect_rc pt 0
 
@@ -134,7 +135,7 @@ qemu-system-x86_64 -enable-kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults \
 	-no-user-config -display none -no-reboot \
 	-fw_cfg "name=etc/pci-optionrom-exec,file=$W/no-optionroms" \
 	-kernel "$DOMU_KERNEL" -initrd "$DOMU_INITRD" \
-	-append "$(domu_cmdline vfio-list)" -serial "file:$W/qemu.serial" \
+	-append "$(domu_cmdline vfio-peer)" -serial "file:$W/qemu.serial" \
 	-device vfio-pci,host=$NIC -device vfio-pci,host=$EDU -device vfio-pci,host=$GPU \
 	-device vfio-pci,host=$NIC2 \
 	> "$W/qemu.err" 2>&1 &
@@ -145,6 +146,7 @@ kill -KILL $qpid 2>/dev/null
 wait $qpid
 note "vfio: [$(uptime_s)] QEMU exited $? ($(head -c 200 "$W/qemu.err" | tr '\n' ' '))"
 tr -d '\r' < "$W/qemu.serial" | grep -E '^ATOLL-' | sed 's/^/  qemu-domU| /'
+note "vfio: edu MSI under QEMU: $(tr -d '\r' < "$W/qemu.serial" | grep '^ATOLL-EDU-MSI seen')"
 for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
 	a=$(tr -d '\r' < "$W/pt.serial" | grep "^ATOLL-PCI $id ")
 	q=$(tr -d '\r' < "$W/qemu.serial" | grep "^ATOLL-PCI $id ")
