@@ -1,12 +1,14 @@
-/* usb-probe VID:PID — run inside a domU on a passed-through USB device
- * (hwsim `usb` scenario).  Sends, through the domU kernel's usbfs, the
- * requests an ordinary driver rarely does, so each path of atoll-vmm's
- * libusb backend is crossed: a short control read, a request the device
- * stalls (and ep0 working afterwards), SET_INTERFACE, CLEAR_FEATURE
- * (ENDPOINT_HALT), an interrupt read that times out (the guest cancels
- * it), SET_CONFIGURATION of the active configuration; then the interface
- * goes back to the domU's own driver.  One "ATOLL-USBP name=value" line per
- * step; the value is the ioctl's result or the errno name. */
+/* usb-probe TAG VID:PID EP READ — for the hwsim `usb` scenario.  Sends,
+ * through the kernel's usbfs, the requests an ordinary driver rarely does,
+ * so each path of atoll-vmm's libusb backend is crossed: a short control
+ * read, a request the device stalls (and ep0 working afterwards),
+ * SET_INTERFACE, CLEAR_FEATURE(ENDPOINT_HALT) on IN endpoint EP, with READ
+ * 1 a read of EP that times out (the kernel cancels it),
+ * SET_CONFIGURATION of the active configuration; then interface 0 goes back
+ * to the kernel's own driver.  Run once in dom0 on the device itself (the
+ * reference) and once in the domU through passthrough: the answers must be
+ * the same.  One "ATOLL-USBP-TAG name=value" line per step; the value is
+ * the ioctl's result or the errno name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/usbdevice_fs.h>
@@ -18,13 +20,14 @@
 #include <unistd.h>
 
 static int fd = -1;
+static const char *tag;
 
 static void report(const char *name, int r)
 {
 	if (r >= 0)
-		printf("ATOLL-USBP %s=%d\n", name, r);
+		printf("ATOLL-USBP-%s %s=%d\n", tag, name, r);
 	else
-		printf("ATOLL-USBP %s=%s\n", name, errno == EPIPE ? "EPIPE" :
+		printf("ATOLL-USBP-%s %s=%s\n", tag, name, errno == EPIPE ? "EPIPE" :
 		       errno == ETIMEDOUT ? "ETIMEDOUT" : strerror(errno));
 	fflush(stdout);
 }
@@ -77,20 +80,26 @@ int main(int argc, char **argv)
 {
 	char node[64];
 	uint8_t buf[256];
-	if (argc != 2 || find(argv[1], node, sizeof(node)) < 0) {
-		printf("ATOLL-USBP found=no\n");
+	if (argc != 5) {
+		fprintf(stderr, "usage: usb-probe TAG VID:PID EP READ\n");
+		return 2;
+	}
+	tag = argv[1];
+	unsigned int ep = (unsigned int)strtoul(argv[3], NULL, 0) | 0x80;
+	if (find(argv[2], node, sizeof(node)) < 0) {
+		printf("ATOLL-USBP-%s found=no\n", tag);
 		return 1;
 	}
 	fd = open(node, O_RDWR);
 	if (fd < 0) {
-		printf("ATOLL-USBP open=%s\n", strerror(errno));
+		printf("ATOLL-USBP-%s open=%s\n", tag, strerror(errno));
 		return 1;
 	}
 	/* The device descriptor is 18 bytes: asking for 255 is a short read. */
 	int r = ctrl(0x80, 6, 0x0100, 0, 255, buf);
 	report("short", r);
 	if (r >= 12)
-		printf("ATOLL-USBP vid=%02x%02x\n", buf[9], buf[8]);
+		printf("ATOLL-USBP-%s vid=%02x%02x\n", tag, buf[9], buf[8]);
 	/* A vendor request no QEMU device knows: STALL, then ep0 still works. */
 	report("stall", ctrl(0xc0, 0x55, 0, 0, 8, buf));
 	report("after-stall", ctrl(0x80, 0, 0, 0, 2, buf));
@@ -102,12 +111,15 @@ int main(int argc, char **argv)
 	report("claim", ioctl(fd, USBDEVFS_CLAIMINTERFACE, &ifno));
 	struct usbdevfs_setinterface si = { .interface = 0, .altsetting = 0 };
 	report("setinterface", ioctl(fd, USBDEVFS_SETINTERFACE, &si));
-	unsigned int ep = 0x81;
 	report("clearhalt", ioctl(fd, USBDEVFS_CLEAR_HALT, &ep));
-	/* Nobody presses a key: the read times out and the domU's kernel
-	 * cancels it (Stop Endpoint -> the backend's cancel). */
-	struct usbdevfs_bulktransfer bt = { .ep = 0x81, .len = 8, .timeout = 500, .data = buf };
-	report("int-read", ioctl(fd, USBDEVFS_BULK, &bt));
+	if (atoi(argv[4])) {
+		/* Nothing to read (no key pressed): the read times out and the
+		 * kernel cancels it (in the domU: Stop Endpoint -> the
+		 * backend's cancel). */
+		struct usbdevfs_bulktransfer bt = { .ep = ep, .len = 8, .timeout = 500,
+						    .data = buf };
+		report("read", ioctl(fd, USBDEVFS_BULK, &bt));
+	}
 	report("release", ioctl(fd, USBDEVFS_RELEASEINTERFACE, &ifno));
 	int config = 1;
 	report("setconfig", ioctl(fd, USBDEVFS_SETCONFIGURATION, &config));
@@ -115,6 +127,6 @@ int main(int argc, char **argv)
 	report("connect", ioctl(fd, USBDEVFS_IOCTL, &conn));
 	report("final", ctrl(0x80, 6, 0x0100, 0, 18, buf));
 	close(fd);
-	printf("ATOLL-USBP done\n");
+	printf("ATOLL-USBP-%s done\n", tag);
 	return 0;
 }

@@ -42,10 +42,14 @@ VIEWER_WAIT = 60      # seconds for a viewer to show the pattern
 def _module_dir(build):
     """Where this build's atoll-vmm looks for atoll-spice.so (ATOLL_MODULE_DIR
     = prefix/libdir/atoll, meson.build)."""
-    out = subprocess.run(['meson', 'introspect', build, '--buildoptions'],
-                         capture_output=True, text=True, check=True).stdout
-    opts = {o['name']: o['value'] for o in json.loads(out)}
-    return os.path.join(opts['prefix'], opts['libdir'], 'atoll')
+    info = os.path.join(build, 'meson-info', 'intro-buildoptions.json')
+    try:
+        with open(info) as f:
+            opts = {o['name']: o['value'] for o in json.load(f)}
+        return os.path.join(opts['prefix'], opts['libdir'], 'atoll')
+    except (OSError, ValueError, KeyError) as e:
+        raise RuntimeError(f'cannot tell where atoll-vmm looks for atoll-spice.so: '
+                           f'{info}: {e} (is {build} a meson build directory?)')
 
 
 def _need(ctx, rel):

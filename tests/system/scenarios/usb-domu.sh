@@ -60,7 +60,7 @@ if wait_for 120 kbd_event; then
 	od -An -v -tu2 -w24 /tmp/kbd.events | awk '$9 == 1 { print "ATOLL-USB key code=" $10 " value=" $11 }'
 	echo "ATOLL-USB kbd-events-done"
 	# The requests a driver rarely sends, on the same device.
-	usb-probe 0627:0001
+	usb-probe kbd 0627:0001 0x81 1
 	wait_for 120 no_kbd && echo "ATOLL-USB kbd-gone" || echo "ATOLL-USB kbd-still-there"
 else
 	echo "ATOLL-USB kbd=none"
@@ -70,6 +70,10 @@ fi
 # machine: it must vanish here too.
 if wait_for 120 usb_disk; then
 	echo "ATOLL-USB disk2=$(usb_disk)"
+	usb-probe disk 46f4:0001 0x81 0
+	# the probe gave the interface back to usb-storage: wait for its disk
+	wait_for 60 usb_disk
+	echo "ATOLL-USB disk2-probed"
 	wait_for 120 no_usb_disk && echo "ATOLL-USB disk2-gone" || echo "ATOLL-USB disk2-still-there"
 else
 	echo "ATOLL-USB disk2=none"

@@ -6,6 +6,7 @@ import os
 import subprocess
 
 TIMEOUT = 360
+HERE = os.path.dirname(os.path.abspath(__file__))
 DISK_MIB = 4
 
 # dom0 drives the outer machine's xHCI with the standard kernel's drivers
@@ -44,17 +45,21 @@ def dom0_files(c, ctx):
     if not os.access(vmmctl, os.X_OK):
         raise RuntimeError(f'the usb scenario needs atoll-vmmctl ({vmmctl}): build it')
     c.binary('usr/local/bin/atoll-vmmctl', vmmctl)
+    c.file('usr/bin/usb-probe', _probe(ctx), 0o755)
 
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+def _probe(ctx):
+    """domu-progs/usb-probe.c, static: the same binary in dom0 and domU."""
+    exe = os.path.join(ctx.tmp, 'usb-probe')
+    if not os.path.exists(exe):
+        subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe,
+                        os.path.join(HERE, '..', 'domu-progs', 'usb-probe.c')], check=True)
+    return exe
 
 
 def domu_files(c, ctx):
     c.file('hwsim/steps/usb.sh', os.path.join(HERE, 'usb-domu.sh'), 0o644)
-    exe = os.path.join(ctx.tmp, 'usb-probe')
-    subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe,
-                    os.path.join(HERE, '..', 'domu-progs', 'usb-probe.c')], check=True)
-    c.file('usr/bin/usb-probe', exe, 0o755)
+    c.file('usr/bin/usb-probe', _probe(ctx), 0o755)
 
 
 def on_line(line, ctx):

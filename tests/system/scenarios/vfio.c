@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EDU_ID        0x00
@@ -277,6 +278,9 @@ static int edu_msi(const char *bdf, unsigned vector)
 		return 1;
 	}
 	edu = m;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	printf("ATOLL-EDU-MSI raise-at=%ld.%06ld\n", (long)t0.tv_sec, t0.tv_nsec / 1000);
 	wr(0x60, 0x1);                   /* raise */
 	usleep(500000);
 	printf("ATOLL-EDU-MSI raised irq-status=0x%x vector=%u\n", rd(EDU_IRQ_STAT), vector);

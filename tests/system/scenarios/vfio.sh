@@ -147,6 +147,7 @@ wait $qpid
 note "vfio: [$(uptime_s)] QEMU exited $? ($(head -c 200 "$W/qemu.err" | tr '\n' ' '))"
 tr -d '\r' < "$W/qemu.serial" | grep -E '^ATOLL-' | sed 's/^/  qemu-domU| /'
 note "vfio: edu MSI under QEMU: $(tr -d '\r' < "$W/qemu.serial" | grep '^ATOLL-EDU-MSI seen')"
+note "vfio: e1000e MSI self-test under QEMU: $(tr -d '\r' < "$W/qemu.serial" | grep '^ATOLL-E1000E-PEER')"
 for id in 0x8086:0x100e 0x1234:0x11e8 0x1234:0x1111 0x8086:0x10d3; do
 	a=$(tr -d '\r' < "$W/pt.serial" | grep "^ATOLL-PCI $id ")
 	q=$(tr -d '\r' < "$W/qemu.serial" | grep "^ATOLL-PCI $id ")
