@@ -387,6 +387,22 @@ static void mp_init(struct mp *m, bool with_console)
 	m->reads_in_callback = true;
 }
 
+/* The chardev writes on its own thread (hv/backends/chardev.c): wait up to
+ * 5 s for the file to hold what the guest sent. */
+static char *mp_wait_output(struct mp *m, const char *want)
+{
+	char *out = NULL;
+	for (int i = 0; i < 500; i++) {
+		g_free(out);
+		out = NULL;
+		g_assert_true(g_file_get_contents(m->outpath, &out, NULL, NULL));
+		if (strcmp(out, want) == 0)
+			break;
+		g_usleep(10000);
+	}
+	return out;
+}
+
 static void mp_destroy(struct mp *m)
 {
 	virtio_console_port_detach(m->port);
@@ -457,8 +473,7 @@ static void test_mp_handshake(void)
 	/* Port 0 still carries hvc0 output to its chardev. */
 	vg_send(&m.g, 1, "hvc0 says hi", 12);
 	g_assert_true(vg_used(&m.g, 1, NULL, &n));
-	g_autofree char *out = NULL;
-	g_assert_true(g_file_get_contents(m.outpath, &out, NULL, NULL));
+	g_autofree char *out = mp_wait_output(&m, "hvc0 says hi");
 	g_assert_cmpstr(out, ==, "hvc0 says hi");
 	g_assert_false(m.dev->broken);
 	mp_destroy(&m);
@@ -587,8 +602,7 @@ static void test_mp_not_negotiated(void)
 	vg_driver_up(&m.g, false);
 	vg_send(&m.g, 1, "plain", 5);
 	g_assert_true(vg_used(&m.g, 1, NULL, &n));
-	g_autofree char *out = NULL;
-	g_assert_true(g_file_get_contents(m.outpath, &out, NULL, NULL));
+	g_autofree char *out = mp_wait_output(&m, "plain");
 	g_assert_cmpstr(out, ==, "plain");
 	g_assert_cmpuint(virtio_console_port_write(m.port, "x", 1), ==, 1);
 	g_assert_false(m.open);
