@@ -79,10 +79,13 @@ void acpi_pm_regs_read(const struct acpi_pm_regs *r, uint32_t timer,
 			img[offset + i] : 0xff;
 }
 
-/* SLP_EN written: only S5 exists (the DSDT declares no other \_Sx). */
+/* SLP_EN written: only S5 exists (the DSDT declares no other \_Sx).
+ * Sleep type 0 is taken as S5 too: OVMF's ResetSystem(Shutdown) writes 0
+ * without reading the DSDT (QEMU's q35 \_S5 value), and no OS asks for
+ * sleep type 0 for anything else. */
 static unsigned pm1_sleep(struct acpi_pm_regs *r, unsigned typ)
 {
-	if (typ == ACPI_SLP_TYP_S5)
+	if (typ == ACPI_SLP_TYP_S5 || typ == 0)
 		return ACPI_PM_ACT_POWEROFF;
 	if (!r->warned_slp_typ) {
 		log_warn("guest requested ACPI sleep type %u, which this VM does "

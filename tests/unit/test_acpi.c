@@ -639,6 +639,16 @@ static void test_pm_device(void)
 	v = (ACPI_SLP_TYP_S5 << ACPI_PM1_CNT_SLP_TYP_SHIFT) | ACPI_PM1_CNT_SLP_EN;
 	io(vm, ACPI_PM1A_CNT_PORT, &v, 2, true);
 	g_assert_cmpint(exit_reason_seen, ==, VM_EXIT_POWEROFF);
+	/* OVMF's shutdown: sleep type 0 (see acpi_pm.c) */
+	exit_reason_seen = VM_EXIT_REBOOT;
+	v = ACPI_PM1_CNT_SLP_EN;
+	io(vm, ACPI_PM1A_CNT_PORT, &v, 2, true);
+	g_assert_cmpint(exit_reason_seen, ==, VM_EXIT_POWEROFF);
+	/* another sleep type is ignored */
+	exit_reason_seen = VM_EXIT_REBOOT;
+	v = (3u << ACPI_PM1_CNT_SLP_TYP_SHIFT) | ACPI_PM1_CNT_SLP_EN;
+	io(vm, ACPI_PM1A_CNT_PORT, &v, 2, true);
+	g_assert_cmpint(exit_reason_seen, ==, VM_EXIT_REBOOT);
 
 	/* Reset drops a pending, enabled event and lowers the SCI. */
 	v = ACPI_PM1_PWRBTN_EN;
