@@ -140,6 +140,7 @@ struct Atolld {
 	void *server;            /* api.c */
 	void *events;            /* events.c */
 	void *libvirt;           /* dom0-services/libvirt host resources */
+	void *usb_watch;         /* usb_watch.c: host USB hot-plug */
 	char *sysfs_root;        /* "/sys", or $ATOLL_SYSFS_ROOT (tests) */
 	/* Tests: the sysfs writer passthrough uses (HostPciWriteFn), or NULL. */
 	void *pci_write_fn, *pci_write_data;
@@ -256,6 +257,14 @@ void passthrough_usb_detach(Domain *dom, const char *spec, PassthroughDone done,
 			    gpointer data);
 /* The domain's USB devices while it runs: [{"host", "path"}]. */
 JsonNode *passthrough_domain_usb(Domain *dom);
+/* The running domain that holds the device of a GET /v1/host/usb entry
+ * (id "VID:PID", path "1-4.2"; id_unique: no twin of it is plugged in),
+ * or NULL.  _unplugged also makes that domain forget the device, which
+ * has left the host (usb_watch.c), so it can be attached again. */
+Domain *passthrough_usb_user(Atolld *d, const char *id, const char *path,
+			     bool id_unique);
+Domain *passthrough_usb_unplugged(Atolld *d, const char *id, const char *path,
+				  bool id_unique);
 
 /* api.c: the HTTP server on run_dir/atolld.sock. */
 /* clone.c: POST /v1/domains/{name}/clone (answers at once, copies in a

@@ -1,5 +1,6 @@
 /* The daemon object: its directories and the table of domains. */
 #include "atolld.h"
+#include "usb_watch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -109,6 +110,7 @@ void atolld_free(Atolld *d)
 	if (!d)
 		return;
 	api_stop(d);
+	usb_watch_stop(d);
 	g_hash_table_destroy(d->domains);
 #ifdef ATOLLD_HAVE_EVENTS
 	/* After the domains: forgetting one may still emit an event. */

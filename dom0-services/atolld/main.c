@@ -1,5 +1,6 @@
 /* atolld: the dom0 daemon.  See docs/atolld.md. */
 #include "atolld.h"
+#include "usb_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,7 @@ static int serve(const char *state_dir, const char *run_dir, const char *vmm,
 		atolld_free(d);
 		return 1;
 	}
+	usb_watch_start(d);
 	atolld_autostart(d);
 	if (ready >= 0) {
 		if (write(ready, "1", 1) != 1)

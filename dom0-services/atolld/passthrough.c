@@ -473,6 +473,55 @@ JsonNode *passthrough_host_usb(Atolld *d, GError **error)
 	return list;
 }
 
+/* The running domain holding a device of the host's list (by its path, or
+ * by its id when no twin is plugged in) and the index of the hold. */
+static Domain *usb_hold_of(Atolld *d, const char *id, const char *path,
+			   bool id_unique, guint *index)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, d->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Domain *dom = v;
+		if (!dom->usb_held || !domain_is_active(dom))
+			continue;
+		for (guint i = 0; i < dom->usb_held->len; i++) {
+			const UsbHeld *h = dom->usb_held->pdata[i];
+			if ((path && usb_same(h, path, path)) ||
+			    (id_unique && id && !strcmp(h->host, id))) {
+				*index = i;
+				return dom;
+			}
+		}
+	}
+	return NULL;
+}
+
+Domain *passthrough_usb_user(Atolld *d, const char *id, const char *path,
+			     bool id_unique)
+{
+	guint i;
+	return usb_hold_of(d, id, path, id_unique, &i);
+}
+
+Domain *passthrough_usb_unplugged(Atolld *d, const char *id, const char *path,
+				  bool id_unique)
+{
+	guint i;
+	Domain *dom = usb_hold_of(d, id, path, id_unique, &i);
+
+	/* The VMM drops the device from the guest by itself; what is left is
+	 * the hold, which would refuse the device when it comes back. */
+	if (dom) {
+		g_message("domain %s: USB %s (%s) was unplugged from the host",
+			  dom->name, ((UsbHeld *)dom->usb_held->pdata[i])->host,
+			  path ? path : "?");
+		g_ptr_array_remove_index(dom->usb_held, i);
+	}
+	return dom;
+}
+
 /* ---- definitions and domain start/stop ---- */
 
 static bool def_has_pci(const DomainDef *def, const char *bdf)
