@@ -1214,13 +1214,15 @@ void vm_config_usage(FILE *out, const char *prog)
 "  --pci host=DDDD:BB:DD.F[,rom=FILE]\n"
 "                         pass a host PCI device (bound to vfio-pci) through;\n"
 "                         repeat for more (docs/vfio.md)\n"
-"  --firmware kernel|uefi what runs first: the --kernel directly (default)\n"
-"                         or UEFI (OVMF; docs/uefi.md)\n"
+"  --firmware kernel|uefi|bios\n"
+"                         what runs first: the --kernel directly (default),\n"
+"                         UEFI (OVMF) or a BIOS (SeaBIOS; docs/uefi.md)\n"
 "  --firmware-code PATH   OVMF code image (default %s)\n"
+"                         or BIOS image (default " "/usr/share/seabios/bios-256k.bin" ")\n"
 "  --firmware-vars PATH   this domain's UEFI variable store, written back\n"
 "                         (a copy of %s; without it\n"
 "                         variable changes are lost at exit)\n"
-"  --boot-order LIST      disk,diskN,net,netN in the order to try (UEFI)\n"
+"  --boot-order LIST      disk,diskN,net,netN in the order to try (firmware)\n"
 "  --hyperv on|off        offer Hyper-V enlightenments (docs/windows.md)\n"
 "  --on-poweroff ACTION   destroy|restart|preserve (default destroy)\n"
 "  --on-reboot ACTION     destroy|restart|preserve (default restart)\n"
@@ -1994,17 +1996,21 @@ int vm_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	    check_vcpus(cfg->vcpus, "vcpus", err, errlen) < 0 ||
 	    check_timeout(cfg->shutdown_timeout_s, "shutdown_timeout_s", err, errlen) < 0)
 		return -1;
-	if (cfg->firmware == FIRMWARE_BIOS)
-		return fail(err, errlen, "firmware: bios (SeaBIOS) is not supported yet — use uefi "
-			    "(OVMF) or boot a kernel directly");
+	if (cfg->firmware == FIRMWARE_BIOS && (cfg->kernel || cfg->initrd || cfg->cmdline))
+		return fail(err, errlen, "kernel, initrd and cmdline do not apply with firmware bios "
+			    "(SeaBIOS boots a disk's boot loader) — drop them, or use "
+			    "--firmware kernel or uefi to boot a kernel directly");
+	if (cfg->firmware == FIRMWARE_BIOS && cfg->firmware_vars)
+		return fail(err, errlen, "firmware_vars: a BIOS has no variable store — drop it "
+			    "(firmware_code may name the BIOS image)");
 	if (!cfg->kernel && cfg->firmware == FIRMWARE_KERNEL)
 		return fail(err, errlen, "kernel: missing — give an x86-64 bzImage with --kernel PATH or \"kernel\" in the file, or boot firmware with --firmware uefi");
 	if (cfg->kernel && check_path(cfg->kernel, "kernel", err, errlen) < 0)
 		return -1;
-	if (cfg->firmware != FIRMWARE_UEFI &&
+	if (cfg->firmware == FIRMWARE_KERNEL &&
 	    (cfg->firmware_code || cfg->firmware_vars || cfg->boot_order))
 		return fail(err, errlen, "firmware_code, firmware_vars and boot_order only apply "
-			    "with firmware uefi (--firmware uefi)");
+			    "with firmware uefi or bios (--firmware uefi|bios)");
 	if (cfg->initrd && check_path(cfg->initrd, "initrd", err, errlen) < 0)
 		return -1;
 	if (cfg->cmdline && check_cmdline(cfg->cmdline, "cmdline", err, errlen) < 0)

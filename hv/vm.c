@@ -20,6 +20,7 @@
 #include "boot/acpi.h"
 #include "boot/kernel_image.h"
 #include "boot/linux.h"
+#include "boot/bios.h"
 #include "boot/uefi.h"
 #include "devices/platform.h"
 #include "control.h"
@@ -140,9 +141,9 @@ static int set_memslot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size
 static int setup_memory(struct vm *vm, char *err, size_t errlen)
 {
 	uint64_t bytes = vm->cfg->memory_mib << 20;
-	/* UEFI: low RAM must end below the firmware's ECAM window. */
+	/* Firmware: low RAM must end below its ECAM window (same for both). */
 	int ret = guest_memory_init_split(&vm->mem, bytes,
-					  vm->cfg->firmware == FIRMWARE_UEFI ?
+					  vm->cfg->firmware != FIRMWARE_KERNEL ?
 					  UEFI_LOW_RAM_MAX : GUEST_LOW_RAM_MAX);
 	if (ret)
 		return ERR("cannot reserve %llu MiB for guest memory: %s",
@@ -275,8 +276,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 		return -1;
 	/* Firmware gets the ACPI tables through fw_cfg and places them
 	 * itself; a direct kernel boot finds them at BOOT_ACPI_ADDR. */
-	if (cfg->firmware == FIRMWARE_UEFI ? uefi_create(vm, err, errlen)
-					   : build_acpi(vm, err, errlen))
+	if (cfg->firmware == FIRMWARE_UEFI ? uefi_create(vm, err, errlen) :
+	    cfg->firmware == FIRMWARE_BIOS ? bios_create(vm, err, errlen) :
+	    build_acpi(vm, err, errlen))
 		return -1;
 	if (cfg->control && !(vm->control = control_open(vm, cfg->control, err, errlen)))
 		return -1;
@@ -597,7 +599,7 @@ enum vm_exit_reason vm_run(struct vm *vm, char *err, size_t errlen)
 {
 	struct linux_boot boot;
 
-	if (vm->uefi)
+	if (vm->uefi || vm->bios)
 		return vm_run_with(vm, uefi_setup_bsp, NULL, err, errlen);
 	if (load_kernel(vm, &boot, err, errlen))
 		return VM_EXIT_ERROR;
@@ -624,6 +626,7 @@ void vm_destroy(struct vm *vm)
 	}
 	i8042_destroy(vm);
 	uefi_destroy(vm);
+	bios_destroy(vm);
 	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);

@@ -21,6 +21,7 @@ struct vcpu;
 struct control;
 struct virtio_device;
 struct uefi;
+struct bios;
 
 /* Why the VM stopped running its vCPUs. */
 enum vm_exit_reason {
@@ -76,6 +77,7 @@ struct vm {
 	struct display display;        /* the console: display device and input */
 	uint64_t extra_slots;          /* vm_map_ram: bit n = KVM slot n in use */
 	struct uefi *uefi;             /* firmware=uefi: flash + fw_cfg, else NULL */
+	struct bios *bios;             /* firmware=bios: image + fw_cfg, else NULL */
 };
 
 /* Create the VM and every device the config names.  err gets a message. */

@@ -10,6 +10,7 @@ pkgs=(
   libspice-client-glib-2.0-dev libgtk-4-dev libadwaita-1-dev libspice-server-dev
   xvfb imagemagick xdotool dbus desktop-file-utils appstream
   passt libusb-1.0-0-dev ovmf virt-viewer mtools dosfstools fdisk
+  seabios syslinux syslinux-common
   openssh-client openssh-server
 )
 missing=()

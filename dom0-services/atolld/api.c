@@ -446,7 +446,9 @@ static void define_domain(Api *api, SoupServerMessage *msg)
 		send_gerror(msg, err);
 		return;
 	}
-	if (def->firmware && !store_nvram_create(api->d, def->name, &err)) {
+	/* UEFI only: a BIOS has no variable store. */
+	if (def->firmware && !strcmp(def->firmware, "uefi") &&
+	    !store_nvram_create(api->d, def->name, &err)) {
 		send_gerror(msg, err);
 		return;
 	}

@@ -86,8 +86,8 @@ typedef struct {
 	GPtrArray *pci;     /* PciDef* */
 	GPtrArray *usb;     /* UsbDef* */
 	bool usb_controller; /* an xHCI even without usb entries (hot-plug) */
-	char *firmware;     /* "kernel" (NULL) or "uefi" (docs/uefi.md) */
-	char *boot_order;   /* UEFI: "disk0,net0,...", NULL: firmware default */
+	char *firmware;     /* "kernel" (NULL), "uefi" or "bios" (docs/uefi.md) */
+	char *boot_order;   /* firmware: "disk0,net0,...", NULL: its default */
 } DomainDef;
 
 /* definition.c: JSON <-> DomainDef, strict validation.  Errors are

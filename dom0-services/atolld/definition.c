@@ -523,7 +523,7 @@ static bool parse_usb(JsonObject *obj, DomainDef *def, GError **error)
 }
 
 /* "firmware": "kernel" (the default: no firmware, the VMM loads the
- * kernel) or "uefi"; "boot_order": "disk0,net0" for UEFI. */
+ * kernel), "uefi" or "bios"; "boot_order": "disk0,net0" for either. */
 static bool parse_firmware(JsonObject *obj, DomainDef *def, GError **error)
 {
 	static const char *const kinds[] = { "kernel", "uefi", "bios", NULL };
@@ -531,13 +531,11 @@ static bool parse_firmware(JsonObject *obj, DomainDef *def, GError **error)
 	if (!get_enum(obj, "firmware", false, kinds, &fw, error) ||
 	    !get_string(obj, "", "boot_order", false, 256, &def->boot_order, error))
 		return false;
-	if (fw && !strcmp(fw, "bios"))
-		return fail(error, "firmware", "bios (SeaBIOS) is not supported yet — use "
-			    "\"uefi\" or boot a kernel (\"kernel\")");
-	if (fw && !strcmp(fw, "uefi"))
+	if (fw && strcmp(fw, "kernel"))
 		def->firmware = g_steal_pointer(&fw);
 	if (def->boot_order && !def->firmware)
-		return fail(error, "boot_order", "only applies with \"firmware\": \"uefi\"");
+		return fail(error, "boot_order", "only applies with \"firmware\": \"uefi\" "
+			    "or \"bios\"");
 	gchar **v = def->boot_order ? g_strsplit(def->boot_order, ",", -1) : NULL;
 	for (gchar **w = v; w && *w; w++) {
 		const char *d = g_str_has_prefix(*w, "disk") ? *w + 4 :
@@ -573,6 +571,11 @@ static bool parse_core(JsonObject *obj, DomainDef *def, GError **error)
 		      &timeout, error) ||
 	    !get_bool(obj, "", "autostart", &def->autostart, error))
 		return false;
+	if (def->firmware && !strcmp(def->firmware, "bios") &&
+	    (def->kernel || def->initrd || def->cmdline))
+		return fail(error, def->kernel ? "kernel" : def->initrd ? "initrd" : "cmdline",
+			    "does not apply with \"firmware\": \"bios\" (SeaBIOS boots the "
+			    "disk's boot loader) — drop it or use \"uefi\"");
 	def->vcpus = (unsigned)vcpus;
 	def->shutdown_timeout_s = (unsigned)timeout;
 	return true;

@@ -132,7 +132,7 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	if (!def->kernel && !def->firmware) {
 		g_set_error_literal(error, ATOLLD_ERROR, ATOLLD_ERROR_BAD_REQUEST,
 				    "kernel: the domain has no kernel to boot; set one "
-				    "or \"firmware\": \"uefi\"");
+				    "or \"firmware\": \"uefi\" or \"bios\"");
 		return NULL;
 	}
 	g_ptr_array_add(argv, g_strdup(d->vmm_path));
@@ -141,16 +141,17 @@ GPtrArray *supervisor_build_argv(const Atolld *d, const DomainDef *def,
 	g_ptr_array_add(argv, g_strdup_printf("%" G_GUINT64_FORMAT, def->memory_mib));
 	g_ptr_array_add(argv, g_strdup("--vcpus"));
 	g_ptr_array_add(argv, g_strdup_printf("%u", def->vcpus));
-	if (def->firmware) {
+	if (def->firmware)
+		add(argv, "--firmware", def->firmware);
+	if (def->firmware && !strcmp(def->firmware, "uefi")) {
 		/* UEFI: the domain's own variable store (store.c). */
 		g_autofree char *vars = store_nvram_path(d, def->name);
 		if (!store_nvram_create(d, def->name, error))
 			return NULL;
-		add(argv, "--firmware", def->firmware);
 		add(argv, "--firmware-vars", vars);
-		if (def->boot_order)
-			add(argv, "--boot-order", def->boot_order);
 	}
+	if (def->boot_order)
+		add(argv, "--boot-order", def->boot_order);
 	if (def->kernel)
 		add(argv, "--kernel", def->kernel);
 	if (def->initrd)

@@ -48,6 +48,13 @@ static char *dev_key(JsonObject *o)
 			       json_object_get_int_member_with_default(o, "address", -1));
 }
 
+/* Element i of a listing if it is an object (a listing is data). */
+static JsonObject *entry_at(JsonArray *a, guint i)
+{
+	JsonNode *n = json_array_get_element(a, i);
+	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
 /* key -> JsonObject of a listing (borrowed). */
 static GHashTable *by_key(JsonNode *list)
 {
@@ -55,7 +62,7 @@ static GHashTable *by_key(JsonNode *list)
 	JsonArray *a = list && JSON_NODE_HOLDS_ARRAY(list) ? json_node_get_array(list) : NULL;
 
 	for (guint i = 0; a && i < json_array_get_length(a); i++) {
-		JsonObject *o = json_array_get_object_element(a, i);
+		JsonObject *o = entry_at(a, i);
 		if (o)
 			g_hash_table_insert(h, dev_key(o), o);
 	}
@@ -68,7 +75,7 @@ static bool id_unique(JsonNode *list, const char *id)
 	guint n = 0;
 
 	for (guint i = 0; id && a && i < json_array_get_length(a); i++) {
-		JsonObject *o = json_array_get_object_element(a, i);
+		JsonObject *o = entry_at(a, i);
 		n += o && !g_strcmp0(json_object_get_string_member_with_default(o, "id", NULL), id);
 	}
 	return n == 1;
@@ -108,7 +115,7 @@ static void add_changes(Atolld *d, JsonNode *from, GHashTable *other,
 	JsonArray *a = from && JSON_NODE_HOLDS_ARRAY(from) ? json_node_get_array(from) : NULL;
 
 	for (guint i = 0; a && i < json_array_get_length(a); i++) {
-		JsonObject *o = json_array_get_object_element(a, i);
+		JsonObject *o = entry_at(a, i);
 		g_autofree char *key = o ? dev_key(o) : NULL;
 		if (!o || g_hash_table_contains(other, key))
 			continue;

@@ -289,17 +289,20 @@ static int add_smbios(struct vm *vm, struct fw_cfg *fw, const uint8_t uuid[16])
 	return ret < 0 ? ret : 0;
 }
 
-static int fill_fw_cfg(struct vm *vm, struct fw_cfg *fw, char *err, size_t errlen)
+int uefi_fill_fw_cfg(struct vm *vm, struct fw_cfg *fw, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
 	uint8_t uuid[16];
+	/* SeaBIOS packs BARs down from the IOAPIC, OVMF up from 0xC0000000. */
+	uint64_t mmio32_size = cfg->firmware == FIRMWARE_BIOS ? IOAPIC_BASE - UEFI_MMIO32_BASE
+							      : UEFI_MMIO32_SIZE;
 
 	domain_uuid(cfg->name ? cfg->name : "atoll", uuid);
 	struct acpi_platform p = {
 		.n_cpus = cfg->vcpus,
 		.ecam_base = UEFI_ECAM_BASE,
 		.ecam_bus_end = 255,
-		.mmio32_base = UEFI_MMIO32_BASE, .mmio32_size = UEFI_MMIO32_SIZE,
+		.mmio32_base = UEFI_MMIO32_BASE, .mmio32_size = mmio32_size,
 		.mmio64_base = vm->pci->mmio64_base, .mmio64_size = PCI_MMIO64_SIZE,
 		.ioapic_addr = (uint32_t)IOAPIC_BASE, .lapic_addr = (uint32_t)LAPIC_BASE,
 	};
@@ -343,7 +346,7 @@ int uefi_create(struct vm *vm, char *err, size_t errlen)
 			 "start from %s and are lost at exit", vars);
 	if (q35_create(vm))
 		return snprintf(err, errlen, "cannot create the Q35 chipset devices"), -1;
-	if (fill_fw_cfg(vm, &u->fw, err, errlen) || fw_cfg_attach(&u->fw, vm))
+	if (uefi_fill_fw_cfg(vm, &u->fw, err, errlen) || fw_cfg_attach(&u->fw, vm))
 		return -1;
 	return pflash_attach(vm, &u->code, &u->vars, err, errlen);
 }

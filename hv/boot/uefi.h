@@ -30,6 +30,9 @@ struct uefi {
 /* After the devices exist: load the flash images, fill fw_cfg. */
 int uefi_create(struct vm *vm, char *err, size_t errlen);
 void uefi_destroy(struct vm *vm);
+/* The fw_cfg items OVMF and SeaBIOS both read: UUID, RAM, CPUs, e820,
+ * SMBIOS, ACPI tables + table-loader, bootorder, a direct-boot kernel. */
+int uefi_fill_fw_cfg(struct vm *vm, struct fw_cfg *fw, char *err, size_t errlen);
 /* The boot vCPU starts at the reset vector: nothing to set. */
 int uefi_setup_bsp(struct vcpu *vcpu, void *opaque);
 

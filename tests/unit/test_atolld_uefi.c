@@ -29,7 +29,8 @@ static void test_definition(void)
 
 	static const char *const bad[][2] = {
 		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1}", "kernel" },
-		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"firmware\":\"bios\"}", "firmware" },
+		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"firmware\":\"bios\",\"kernel\":\"/k\"}", "kernel" },
+		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"firmware\":\"bios\",\"cmdline\":\"x\"}", "cmdline" },
 		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"firmware\":\"coreboot\"}", "firmware" },
 		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"kernel\":\"/k\",\"boot_order\":\"disk\"}", "boot_order" },
 		{ "{\"name\":\"a\",\"memory_mib\":512,\"vcpus\":1,\"firmware\":\"uefi\",\"boot_order\":\"cdrom\"}", "boot_order" },
@@ -94,10 +95,39 @@ static void test_nvram_and_argv(void)
 	g_rmdir(nv);
 }
 
+/* firmware bios: the VMM gets --firmware bios and the boot order, no
+ * variable store (none is created) and no kernel. */
+static void test_bios(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("atolld-bios-XXXXXX", NULL);
+	g_autofree char *state = g_build_filename(dir, "state", NULL);
+	g_autofree char *run = g_build_filename(dir, "run", NULL);
+	g_autoptr(GError) err = NULL;
+	Atolld *d = atolld_new(state, run, "/bin/atoll-vmm", &err);
+	g_assert_no_error(err);
+	g_autoptr(DomainDef) def = parse("{\"name\":\"dos\",\"memory_mib\":256,\"vcpus\":1,"
+		"\"firmware\":\"bios\",\"boot_order\":\"disk0\"}", &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(def->firmware, ==, "bios");
+	g_autoptr(JsonNode) j = domain_def_to_json(def);
+	g_assert_cmpstr(json_object_get_string_member(json_node_get_object(j), "firmware"),
+			==, "bios");
+	g_autoptr(GPtrArray) argv = supervisor_build_argv(d, def, NULL, NULL, &err);
+	g_assert_no_error(err);
+	g_autofree char *joined = g_strjoinv(" ", (char **)argv->pdata);
+	g_assert_nonnull(strstr(joined, "--firmware bios --boot-order disk0"));
+	g_assert_null(strstr(joined, "--firmware-vars"));
+	g_assert_null(strstr(joined, "--kernel"));
+	g_autofree char *path = store_nvram_path(d, "dos");
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	atolld_free(d);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/atolld-uefi/definition", test_definition);
 	g_test_add_func("/atolld-uefi/nvram-and-argv", test_nvram_and_argv);
+	g_test_add_func("/atolld-uefi/bios", test_bios);
 	return g_test_run();
 }

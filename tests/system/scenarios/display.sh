@@ -4,7 +4,8 @@
 # checks the pixels, sends keys and clicks the domU prints from evdev, asks
 # for other window sizes; a wrong ticket is refused, a client killed while
 # frames flow leaves the VM running; remote-viewer and atoll-viewer on the
-# host (display.py, over a forwarded port) show the pattern.
+# host (display.py, over a forwarded port) show the pattern.  A second domU
+# then serves SPICE on a unix socket, the way atolld runs it.
 . /hwsim/lib.sh
 # a client that died must not take this script with it (writes to its FIFO)
 trap '' PIPE
@@ -82,12 +83,13 @@ expect_pixels() {
 	[ $bad = 0 ] && ok "$label: the client received the domU's ${w}x${h} pattern (13 pixels exact, quadrant edges included)"
 }
 
-# expect_domu NAME REGEX WHAT: the domU printed a line matching REGEX.
+# expect_domu REGEX WHAT: domU $DOM printed a line matching REGEX.
+DOM=d
 expect_domu() {
-	if wait_serial d "$1" 30; then
+	if wait_serial "$DOM" "$1" 30; then
 		ok "$2"
 	else
-		fail "$2: no line '$1' on the domU console (last: $(tail -n 3 "$W/d.serial" | tr -d '\r' | tr '\n' '|'))"
+		fail "$2: no line '$1' on the domU console (last: $(tail -n 3 "$W/$DOM.serial" | tr -d '\r' | tr '\n' '|'))"
 	fi
 }
 
@@ -96,7 +98,7 @@ vmm_alive() { kill -0 "$VMM_PID" 2>/dev/null; }
 # give_up: nothing further can be checked; stop the domU and report.
 give_up() {
 	kill -TERM "$VMM_PID" 2>/dev/null
-	vmm_wait d 60
+	vmm_wait "$DOM" 60
 	finish
 }
 
@@ -188,8 +190,9 @@ figure() {   # figure KEY WHAT COLOUR
 	client_cmd expect-pixel 0 0 "$3" && t1=$(answer_value t_ns)
 	client_cmd expect-pixel $((SW - 1)) $((SH - 1)) "$3" && t2=$(answer_value t_ns) &&
 		b2=$(answer_value bytes) &&
-		note "figure: full-screen $2 change ${SW}x${SH}, key -> first pixel $(( (t1 - t0) / 1000000 )) ms, -> last pixel $(( (t2 - t0) / 1000000 )) ms, $((b2 - b0)) bytes on the display channel (TCP)"
+		note "figure: full-screen $2 change ${SW}x${SH}, key -> first pixel $(( (t1 - t0) / 1000000 )) ms, -> last pixel $(( (t2 - t0) / 1000000 )) ms, $((b2 - b0)) bytes on the display channel ($LINK)"
 }
+LINK=TCP
 if [ "$FAILS" -eq 0 ]; then
 	figure 0x3c flat 3060a0      # F2
 	figure 0x3d noise 010203     # F3
@@ -253,4 +256,31 @@ done
 kill -TERM "$VMM_PID"
 vmm_wait d 90
 expect_rc d 0
+
+# ---- 6. the unix socket atolld gives the VMM (no ticket: mode 0600) ----
+DOM=u LINK="unix socket"
+mkdir -p /run/atoll
+vmm_start u --memory 256 --kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
+	--cmdline "$(domu_cmdline display)" --gpu virtio --spice unix:/run/atoll/u.spice
+wait_serial u '^ATOLL-DISPLAY-READY' 240 ||
+	fail "the second domU did not draw its pattern (last: $(tail -n 5 "$W/u.serial" | tr -d '\r' | tr '\n' '|'); stderr: $(head -c 400 "$W/u.err" | tr '\n' '|'))"
+mode=$(stat -c %a /run/atoll/u.spice 2>/dev/null)
+[ "$mode" = 600 ] && ok "unix socket /run/atoll/u.spice has mode 0600" ||
+	fail "unix socket /run/atoll/u.spice has mode '$mode', expected 600"
+client_start c --unix /run/atoll/u.spice
+if client_cmd wait-primary; then
+	set -- $CLIENT_ANSWER
+	SW=$2 SH=$3
+	expect_pixels "unix socket" "$SW" "$SH"
+	client_cmd key 0x30      # B
+	expect_domu '^ATOLL-KEY code=48 value=1 dev=Atoll_Virtio_Keyboard' "key B over the unix socket reached the domU"
+	[ "$FAILS" -eq 0 ] && figure 0x3c flat 3060a0
+else
+	fail "no primary surface over the unix socket: $CLIENT_ANSWER"
+fi
+client_stop
+kill -TERM "$VMM_PID"
+vmm_wait u 90
+expect_rc u 0
+[ -e /run/atoll/u.spice ] && fail "atoll-vmm left its socket /run/atoll/u.spice behind"
 finish

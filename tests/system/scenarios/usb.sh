@@ -138,6 +138,24 @@ if [ $rc -ne 0 ] && grep -q "in use by another program" "$W/b.err"; then
 else
 	fail "a second VMM asking for $KBD: exit $rc, stderr $(head -c 300 "$W/b.err")"
 fi
+# ... nor hot-attach it; this VMM starts libusb only now, inside its seccomp
+# sandbox (its control socket answers once the sandbox is on)
+"$HWSIM_VMM" --name b2 --memory 128 --kernel "$DOMU_KERNEL" --initrd "$DOMU_INITRD" \
+	--cmdline "$(domu_cmdline ignore)" --serial none --xhci --control "$W/b2.ctl" \
+	> "$W/b2.out" 2> "$W/b2.err" &
+B2=$!
+if wait_until 60 test -S "$W/b2.ctl"; then
+	r=$(/usr/local/bin/atoll-vmmctl "$W/b2.ctl" "{\"cmd\":\"usb-attach\",\"host\":\"$KBD\"}")
+	echo "$r" | grep -q '"ok":false.*in use by another program' &&
+		ok "usb-attach of $KBD to a second running VMM is refused: $r" ||
+		fail "usb-attach of $KBD to a second running VMM: $r"
+	/usr/local/bin/atoll-vmmctl "$W/b2.ctl" '{"cmd":"destroy"}' > /dev/null
+else
+	fail "the second VMM's control socket did not appear"
+fi
+wait_until 30 sh -c "! kill -0 $B2" || kill -9 $B2 2>/dev/null
+wait $B2 2>/dev/null
+sed 's/^/  vmm[b2] stderr| /' "$W/b2.err"
 
 # 3. a key press
 if wait_serial u "ATOLL-USB kbd-listening" 120; then

@@ -1,0 +1,77 @@
+# Legacy BIOS boot with Debian's SeaBIOS (docs/uefi.md, "BIOS"): (1) an MBR
+# disk with syslinux on a FAT16 partition (built on the host, bios.py) boots
+# Linux to userspace through SeaBIOS's virtio-blk driver; the guest has no
+# /sys/firmware/efi and SMBIOS names SeaBIOS; (2) without a bootable disk
+# SeaBIOS says "No bootable device" on the serial console (sercon).
+. /hwsim/lib.sh
+trap '' PIPE
+
+LIMIT=${BIOS_BOOT_LIMIT:-150}
+
+# wait_for NAME REGEX LIMIT: until the domU serial matches or the VMM ends.
+wait_for() {
+	i=0
+	while [ $i -lt $(($3 * 5)) ]; do
+		grep -a -q "$2" "$W/$1.serial" && return 0
+		kill -0 "$VMM_PID" 2>/dev/null || { grep -a -q "$2" "$W/$1.serial"; return $?; }
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
+}
+
+stop_vmm() {
+	kill -TERM "$VMM_PID" 2>/dev/null; sleep 0.5; kill -TERM "$VMM_PID" 2>/dev/null
+	vmm_wait "$1" 30
+}
+
+# ---- (1) MBR + syslinux disk -> Linux userspace ----------------------------
+cp /hwsim/bios.img "$W/bios.img"
+vmm_start disk --name disk --memory 384 --vcpus 2 --firmware bios --disk "path=$W/bios.img"
+t0=$(uptime_s)
+if wait_for disk 'ATOLL-DOMU-UP' "$LIMIT"; then
+	note "disk: Linux init after $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }') s from VMM start"
+	vmm_wait disk 90
+	grep -a -q "SeaBIOS (version" "$W/disk.serial" && ok "SeaBIOS ran (its banner is on serial)" ||
+		fail "no SeaBIOS banner on the serial console"
+	grep -a -q "SYSLINUX" "$W/disk.serial" && ok "SeaBIOS started the disk's MBR and syslinux" ||
+		fail "no SYSLINUX banner: the boot loader did not run"
+	ok "the BIOS-booted disk reached Linux userspace"
+	grep -a -q "ATOLL-BIOS efi=absent" "$W/disk.serial" &&
+		ok "no /sys/firmware/efi in the guest: a BIOS boot" ||
+		fail "the guest has /sys/firmware/efi or no step output: $(grep -a ATOLL-BIOS "$W/disk.serial" | tr '\n' ' ')"
+	grep -a -q "ATOLL-BIOS vendor=SeaBIOS" "$W/disk.serial" &&
+		ok "DMI bios_vendor is SeaBIOS" ||
+		fail "DMI bios_vendor: $(grep -a 'ATOLL-BIOS vendor' "$W/disk.serial")"
+	grep -a -q "ATOLL-BIOS product=disk" "$W/disk.serial" &&
+		ok "the VMM's SMBIOS tables reached the guest through SeaBIOS (product = domain name)" ||
+		fail "SMBIOS product: $(grep -a 'ATOLL-BIOS product' "$W/disk.serial")"
+	grep -a -q "ATOLL-BIOS cpus=2" "$W/disk.serial" && ok "both vCPUs are up after SeaBIOS" ||
+		fail "vCPUs: $(grep -a 'ATOLL-BIOS cpus' "$W/disk.serial")"
+	if grep -a -q "ATOLL-ACPI .*DSDT.*ATOLL" "$W/disk.serial" &&
+	   grep -a -q "ATOLL-ACPI .*MCFG.*ATOLL" "$W/disk.serial"; then
+		ok "the guest runs on atoll-vmm's ACPI tables, placed by SeaBIOS's table loader"
+	else
+		fail "ACPI tables in the guest: $(grep -a ATOLL-ACPI "$W/disk.serial" | tr '\n' ' ')"
+	fi
+	[ "$VMM_RC" = 0 ] && ok "the guest powered off (exit 0)" || fail "BIOS disk boot: VMM exit $VMM_RC"
+	grep -a ATOLL-E820 "$W/disk.serial" | head -12
+else
+	fail "the MBR/syslinux disk did not boot Linux within $LIMIT s"
+	stop_vmm disk
+	tail -c 3000 "$W/disk.serial" | tr -d '\033' | sed 's/^/  disk| /'
+fi
+
+# ---- (2) nothing bootable --------------------------------------------------
+vmm_start none --name none --memory 256 --firmware bios
+t0=$(uptime_s)
+if wait_for none 'No bootable device' 90; then
+	ok "without a bootable disk SeaBIOS says 'No bootable device' on serial"
+	note "none: 'No bootable device' after $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }') s"
+else
+	fail "no 'No bootable device' on serial within 90 s"
+	tail -c 2000 "$W/none.serial" | tr -d '\033' | sed 's/^/  none| /'
+fi
+stop_vmm none
+
+finish
