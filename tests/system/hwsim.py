@@ -122,6 +122,41 @@ class Context:
     def log(self, msg):
         log(msg)
 
+    def need(self, rel):
+        """A file from the build that holds --vmm, or a clear error."""
+        if not self.build:
+            raise RuntimeError(f'this scenario needs {rel} from an atoll build (not --vmm qemu)')
+        path = os.path.join(self.build, rel)
+        if not os.path.exists(path):
+            raise RuntimeError(f'this scenario needs {path}: build it (ninja -C {self.build})')
+        return path
+
+    def static_program(self, src, flags=()):
+        """Compile one C file from the source tree into a static binary (for
+        the domU or dom0, which have no libc); returns its path."""
+        exe = os.path.join(self.tmp, os.path.splitext(os.path.basename(src))[0])
+        subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', *flags,
+                        '-o', exe, src], check=True)
+        return exe
+
+    def add_spice(self, c):
+        """atoll-vmm's SPICE module, where this build's atoll-vmm looks for it
+        (ATOLL_MODULE_DIR = prefix/libdir/atoll), and the headless
+        spice-test-client, both with their shared libraries."""
+        import json
+        info = os.path.join(self.need('meson-info'), 'intro-buildoptions.json')
+        try:
+            with open(info) as f:
+                opts = {o['name']: o['value'] for o in json.load(f)}
+            moddir = os.path.join(opts['prefix'], opts['libdir'], 'atoll')
+        except (OSError, ValueError, KeyError) as e:
+            raise RuntimeError(f'cannot tell where atoll-vmm looks for atoll-spice.so: '
+                               f'{info}: {e}')
+        c.binary('usr/local/bin/spice-test-client', self.need('tests/spice/spice-test-client'))
+        c.binary(os.path.join(moddir, 'atoll-spice.so').lstrip('/'),
+                 self.need('display/atoll-spice.so'))
+        self.log(f'atoll-spice.so in dom0 at {moddir}')
+
     def fail(self, msg):
         log('host-side FAIL: ' + msg)
         self.fails.append(msg)
@@ -573,6 +608,7 @@ def build_dom0(kernel, busybox, vmm, with_qemu, extra_files=(), toolstack=None,
     c.file('init', os.path.join(HERE, 'dom0', 'init'), 0o755)
     c.file('hwsim/lib.sh', os.path.join(HERE, 'dom0', 'lib.sh'), 0o644)
     c.file('hwsim/toolstack.sh', os.path.join(HERE, 'dom0', 'toolstack.sh'), 0o644)
+    c.file('hwsim/spice-client.sh', os.path.join(HERE, 'dom0', 'spice-client.sh'), 0o644)
     for name, path in (toolstack or {}).items():
         c.binary('usr/local/bin/' + name, path)
     if libvirt:

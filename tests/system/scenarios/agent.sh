@@ -10,50 +10,7 @@ trap '' PIPE
 
 CLIENT_WAIT_MS=30000          # one waiting client command, under TCG
 
-# ---- a spice-test-client driven through a FIFO ----
-client_start() {
-	cname=$1; shift
-	rm -f "$W/$cname.in"; mkfifo "$W/$cname.in"
-	: > "$W/$cname.out"
-	/usr/local/bin/spice-test-client --timeout-ms "$CLIENT_WAIT_MS" "$@" \
-		< "$W/$cname.in" > "$W/$cname.out" 2> "$W/$cname.err" &
-	CLIENT_PID=$!
-	exec 8> "$W/$cname.in"
-	CLIENT=$cname
-}
-
-# client_cmd COMMAND: one command, its one-line answer in CLIENT_ANSWER;
-# returns 1 unless it starts with "ok".
-client_cmd() {
-	before=$(wc -l < "$W/$CLIENT.out")
-	echo "$*" >&8
-	i=0
-	while [ "$(wc -l < "$W/$CLIENT.out")" -le "$before" ]; do
-		if [ $i -ge $(( (CLIENT_WAIT_MS / 1000 + 15) * 10 )) ] ||
-		   ! kill -0 "$CLIENT_PID" 2>/dev/null; then
-			sleep 0.2
-			[ "$(wc -l < "$W/$CLIENT.out")" -gt "$before" ] && break
-			CLIENT_ANSWER="(no answer; stderr: $(tail -c 300 "$W/$CLIENT.err" | tr '\n' ' '))"
-			echo "HWSIM: client: $* -> $CLIENT_ANSWER"
-			return 1
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	CLIENT_ANSWER=$(sed -n "$((before + 1))p" "$W/$CLIENT.out")
-	echo "HWSIM: client: $* -> $CLIENT_ANSWER"
-	case "$CLIENT_ANSWER" in ok*) return 0 ;; esac
-	return 1
-}
-
-client_stop() {
-	echo quit >&8 2>/dev/null
-	exec 8>&-
-	i=0
-	while kill -0 "$CLIENT_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -KILL "$CLIENT_PID" 2>/dev/null
-	wait "$CLIENT_PID" 2>/dev/null
-}
+. /hwsim/spice-client.sh
 
 expect_domu() {
 	if wait_serial d "$1" 60; then

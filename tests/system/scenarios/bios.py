@@ -77,6 +77,36 @@ def dom0_files(c, ctx):
     disk = os.path.join(ctx.tmp, 'bios.img')
     bios_disk(disk, ctx.kernel.vmlinuz, domu, 'console=ttyS0 quiet atoll.step=bios', ctx.tmp)
     c.file('hwsim/bios.img', disk, 0o644)
+    # SPICE: the bochs-display VGA BIOS's screen (atoll-spice.so + client)
+    ctx.add_spice(c)
+
+
+def _uefi_plugin():
+    """uefi.py beside this file, for its screenshot check."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'uefi.py')
+    spec = importlib.util.spec_from_file_location('hwsim_bios_uefi_helpers', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def on_line(line, ctx):
+    line = line.strip()
+    if line.startswith('HWSIM: SHOT '):
+        ctx.bios_shot = getattr(ctx, 'bios_shot', '') + line[len('HWSIM: SHOT '):]
+    elif line == 'HWSIM: HOST bios-shot':
+        import base64
+        import gzip
+        data = gzip.decompress(base64.b64decode(getattr(ctx, 'bios_shot', '')))
+        ctx.bios_shot = ''
+        ppm = os.path.join(ctx.tmp, 'bios-screen.ppm')
+        with open(ppm, 'wb') as f:
+            f.write(data)
+        png = os.path.join(getattr(ctx, 'logdir', ctx.tmp), 'bios-screen.png')
+        verdict = _uefi_plugin()._check_shot(ppm, png)
+        ctx.log('bios: screenshot: ' + verdict)
+        ctx.reply(verdict)
 
 
 # The domU's step: booted through a BIOS, not UEFI, and SeaBIOS named in

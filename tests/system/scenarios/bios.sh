@@ -74,4 +74,36 @@ else
 fi
 stop_vmm none
 
+# ---- (3) the VGA BIOS on bochs-display, seen through SPICE ------------------
+vmm_start vga --name vga --memory 256 --firmware bios --gpu bochs --spice "unix:$W/vga.spice"
+if wait_for vga 'No bootable device' 90; then
+	rm -f "$W/c.in"; mkfifo "$W/c.in"
+	/usr/local/bin/spice-test-client --timeout-ms 30000 --unix "$W/vga.spice" < "$W/c.in" > "$W/c.out" 2> "$W/c.err" &
+	CPID=$!
+	exec 8> "$W/c.in"
+	ask() { # one command, one answer line
+		n=$(wc -l < "$W/c.out"); echo "$*" >&8; i=0
+		while [ "$(wc -l < "$W/c.out")" -le "$n" ] && [ $i -lt 450 ] && kill -0 $CPID 2>/dev/null; do
+			sleep 0.1; i=$((i + 1)); done
+		A=$(sed -n "$((n + 1))p" "$W/c.out"); echo "HWSIM: spice: $* -> $A"
+		case "$A" in ok*) return 0 ;; esac; return 1
+	}
+	if ask wait-primary && sleep 1 && ask dump "$W/vga.ppm"; then
+		gzip -c "$W/vga.ppm" | base64 | tr -d '\n' | fold -w 3000 | sed 's/^/HWSIM: SHOT /'
+		echo
+		if host_request bios-shot; then
+			ok "the VGA BIOS (vgabios-bochs-display) drew SeaBIOS's text on the display: $HOST_ANSWER"
+		else
+			fail "SPICE screenshot of the BIOS screen: $HOST_ANSWER"
+		fi
+	else
+		fail "no BIOS screen through SPICE ($(tail -3 "$W/c.err"))"
+	fi
+	echo quit >&8; exec 8>&-
+	wait $CPID 2>/dev/null
+else
+	fail "with --gpu bochs SeaBIOS did not reach 'No bootable device' on serial"
+fi
+stop_vmm vga
+
 finish

@@ -10,7 +10,6 @@ listens with a ticket: dom0's `host_request remote-viewer|atoll-viewer 5900
 TICKET` makes this plug-in run that viewer under Xvfb on the host, screenshot
 it, check the pattern's colours, and keep the PNG in the log directory.
 """
-import json
 import os
 import re
 import shutil
@@ -39,42 +38,12 @@ TOLERANCE = 24        # per channel: scaling and lossy (JPEG) encodings on TCP
 VIEWER_WAIT = 60      # seconds for a viewer to show the pattern
 
 
-def _module_dir(build):
-    """Where this build's atoll-vmm looks for atoll-spice.so (ATOLL_MODULE_DIR
-    = prefix/libdir/atoll, meson.build)."""
-    info = os.path.join(build, 'meson-info', 'intro-buildoptions.json')
-    try:
-        with open(info) as f:
-            opts = {o['name']: o['value'] for o in json.load(f)}
-        return os.path.join(opts['prefix'], opts['libdir'], 'atoll')
-    except (OSError, ValueError, KeyError) as e:
-        raise RuntimeError(f'cannot tell where atoll-vmm looks for atoll-spice.so: '
-                           f'{info}: {e} (is {build} a meson build directory?)')
-
-
-def _need(ctx, rel):
-    if not ctx.build:
-        raise RuntimeError('the display scenario runs atoll-vmm (not --vmm qemu)')
-    path = os.path.join(ctx.build, rel)
-    if not os.path.exists(path):
-        raise RuntimeError(f'the display scenario needs {path}: build it (ninja -C {ctx.build})')
-    return path
-
-
 def dom0_files(c, ctx):
-    c.binary('usr/local/bin/spice-test-client', _need(ctx, 'tests/spice/spice-test-client'))
-    moddir = _module_dir(ctx.build)
-    # c.binary also copies the module's libraries (libspice-server, ...)
-    c.binary(os.path.join(moddir, 'atoll-spice.so').lstrip('/'),
-             _need(ctx, 'display/atoll-spice.so'))
-    ctx.log(f'display: atoll-spice.so in dom0 at {moddir}')
+    ctx.add_spice(c)
 
 
 def domu_files(c, ctx):
-    exe = os.path.join(ctx.tmp, 'display-pattern')
-    subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe, PROG],
-                   check=True)
-    c.file('usr/bin/display-pattern', exe, 0o755)
+    c.file('usr/bin/display-pattern', ctx.static_program(PROG), 0o755)
     # the domU step: the power button (SIGTERM to the VMM) ends it
     c.data('hwsim/steps/display.sh',
            'watch_button\ndisplay-pattern\necho "ATOLL-DISPLAY-EXIT rc=$?"\n'
@@ -160,7 +129,7 @@ def _viewer_argv(kind, ctx, ticket, work):
             f.write(f'[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport={port}\n'
                     f'password={ticket}\ndelete-this-file=0\n')
         return ['remote-viewer', '--auto-resize=never', vv]
-    return [_need(ctx, 'display/client/atoll-viewer'), f'spice://127.0.0.1:{port}',
+    return [ctx.need('display/client/atoll-viewer'), f'spice://127.0.0.1:{port}',
             '--password', ticket, '--size', '1280x800']
 
 

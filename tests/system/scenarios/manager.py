@@ -44,10 +44,7 @@ def _run_dir(ctx):
 
 def dom0_files(c, ctx):
     display.dom0_files(c, ctx)          # atoll-spice.so (and its libraries)
-    relay = os.path.join(ctx.tmp, 'manager-relay')
-    subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', relay,
-                    RELAY_SRC], check=True)
-    c.file('usr/local/bin/manager-relay', relay, 0o755)
+    c.file('usr/local/bin/manager-relay', ctx.static_program(RELAY_SRC), 0o755)
     c.data('hwsim/manager.env', f'MGR_RUN={_run_dir(ctx)}\n')
 
 

@@ -187,27 +187,8 @@ def dom0_files(c, ctx):
     _esp_disk(ctx, disk, ctx.kernel.vmlinuz, domu,
               'console=ttyS0 quiet atoll.step=efi')
     c.file('hwsim/esp.img', disk, 0o644)
-    # SPICE: the VMM's module and the headless test client (as display.py)
-    c.binary('usr/local/bin/spice-test-client', _need(ctx, 'tests/spice/spice-test-client'))
-    c.binary(os.path.join(_module_dir(ctx.build), 'atoll-spice.so').lstrip('/'),
-             _need(ctx, 'display/atoll-spice.so'))
-
-
-def _need(ctx, rel):
-    if not ctx.build:
-        raise RuntimeError('the uefi scenario runs atoll-vmm (not --vmm qemu)')
-    path = os.path.join(ctx.build, rel)
-    if not os.path.exists(path):
-        raise RuntimeError(f'the uefi scenario needs {path}: build it (ninja -C {ctx.build})')
-    return path
-
-
-def _module_dir(build):
-    import json
-    out = subprocess.run(['meson', 'introspect', build, '--buildoptions'],
-                         capture_output=True, text=True, check=True).stdout
-    opts = {o['name']: o['value'] for o in json.loads(out)}
-    return os.path.join(opts['prefix'], opts['libdir'], 'atoll')
+    # SPICE: the VMM's module and the headless test client
+    ctx.add_spice(c)
 
 
 def _check_shot(ppm, png):
