@@ -784,6 +784,21 @@ def dom0_append(scenario, args, extra=''):
             f'hwsim.vmm={vmm} {extra}').strip()
 
 
+def _machine_lock():
+    """ATOLL_HWSIM_LOCK=PATH: wait for an exclusive lock on PATH first, so
+    that runs from several builds on one machine take turns (each outer
+    QEMU wants a whole core under TCG).  Held until this process exits."""
+    path = os.environ.get('ATOLL_HWSIM_LOCK')
+    if not path:
+        return None
+    f = open(path, 'a')
+    t0 = time.monotonic()
+    fcntl.flock(f, fcntl.LOCK_EX)
+    if time.monotonic() - t0 > 1:
+        log(f'waited {time.monotonic() - t0:.0f} s for the machine lock {path}')
+    return f
+
+
 def cmd_run(args):
     plugin = Plugin(args.scenario)
     if not plugin.known():
@@ -792,6 +807,7 @@ def cmd_run(args):
     smp, timeout = SCENARIOS.get(args.scenario, (1, 600))
     smp = plugin.get('SMP', smp)
     timeout = args.timeout or plugin.get('TIMEOUT', timeout)
+    lock = _machine_lock()
     kernel, initrd, tmp, ctx = prepare(args, with_qemu=args.vmm == 'qemu',
                                        scenario=args.scenario, plugin=plugin)
     try:
