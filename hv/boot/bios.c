@@ -24,6 +24,7 @@
 #include "../devices/platform.h"
 #include "../log.h"
 #include "../memory.h"
+#include "../pci/pci.h"
 #include "../vm.h"
 #include "uefi.h"
 
@@ -130,22 +131,25 @@ static int add_int(struct fw_cfg *fw, const char *name, uint32_t v, size_t width
 	return ret < 0 ? ret : 0;
 }
 
-int bios_add_items(struct fw_cfg *fw, uint16_t sercon_port, const char *vga_name,
-		   const uint8_t *vga_rom, size_t vga_len)
+int bios_add_items(struct fw_cfg *fw, uint16_t sercon_port)
 {
 	int ret = add_int(fw, "etc/boot-fail-wait", BIOS_BOOT_FAIL_WAIT_MS, 4);
 	/* SeaBIOS's sercon: its screen output and the boot loaders' int 10h
 	 * text go to this UART as well as to any VGA BIOS. */
 	if (!ret && sercon_port)
 		ret = add_int(fw, "etc/sercon-port", sercon_port, 2);
-	if (!ret && vga_name) {
-		char name[FW_CFG_NAME_LEN];
-		if ((size_t)snprintf(name, sizeof(name), "vgaroms/%s", vga_name) >= sizeof(name))
-			return -ENAMETOOLONG;
-		ret = fw_cfg_add_file(fw, name, vga_rom, vga_len);
-		ret = ret < 0 ? ret : 0;
-	}
 	return ret;
+}
+
+int bios_attach_vga_rom(struct vm *vm, const uint8_t *rom, size_t len)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		struct pci_device *d = vm->pci->devs[i];
+		if (d && pci_cfg_get16(d, PCI_VENDOR_ID) == 0x1234 &&
+		    pci_cfg_get16(d, PCI_DEVICE_ID) == 0x1111)
+			return pci_device_set_rom(d, rom, len);
+	}
+	return -ENODEV;
 }
 
 /* Writes to the read-only slot exit to the VMM: dropped, as ROM does. */
@@ -163,25 +167,28 @@ static void rom_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 }
 
 /* bochs-display has no VGA registers: SeaVGABIOS's bochs-display build
- * draws text into its framebuffer, which is what SPICE shows. */
-static int add_vga_rom(struct vm *vm, struct bios *b, uint16_t sercon)
+ * draws text into its framebuffer, which is what SPICE shows.  Missing
+ * is not fatal: the serial console still has everything. */
+static void add_vga_rom(struct vm *vm, struct bios *b)
 {
 	gchar *rom = NULL;
 	gsize len = 0;
 	GError *ge = NULL;
 
 	if (vm->cfg->gpu != GPU_BOCHS)
-		return bios_add_items(&b->fw, sercon, NULL, NULL, 0);
+		return;
 	if (!g_file_get_contents(BIOS_VGA_BOCHS, &rom, &len, &ge)) {
 		log_warn("firmware: %s (install the seabios package); the BIOS and boot "
 			 "loader will not draw on the display", ge->message);
 		g_error_free(ge);
-		return bios_add_items(&b->fw, sercon, NULL, NULL, 0);
+		return;
 	}
-	const char *base = strrchr(BIOS_VGA_BOCHS, '/') + 1;
-	int ret = bios_add_items(&b->fw, sercon, base, (const uint8_t *)rom, len);
-	g_free(rom);
-	return ret;
+	b->vga_rom = (uint8_t *)rom;
+	b->vga_len = len;
+	int ret = bios_attach_vga_rom(vm, b->vga_rom, b->vga_len);
+	if (ret)
+		log_warn("firmware: cannot give bochs-display its VGA BIOS (%s); the "
+			 "display stays blank until the OS drives it", strerror(-ret));
 }
 
 int bios_create(struct vm *vm, char *err, size_t errlen)
@@ -205,8 +212,9 @@ int bios_create(struct vm *vm, char *err, size_t errlen)
 	uint16_t sercon = cfg->serial.kind != CHARDEV_NONE ? COM1_PORT : 0;
 	if (uefi_fill_fw_cfg(vm, &b->fw, err, errlen))
 		return -1;
-	if (add_vga_rom(vm, b, sercon))
+	if (bios_add_items(&b->fw, sercon))
 		return snprintf(err, errlen, "cannot fill the BIOS's fw_cfg items"), -1;
+	add_vga_rom(vm, b);
 	if (fw_cfg_attach(&b->fw, vm))
 		return snprintf(err, errlen, "cannot attach fw_cfg"), -1;
 	int ret = vm_map_ram(vm, b->gpa, b->size, b->rom, true, &b->slot);
@@ -234,6 +242,7 @@ void bios_destroy(struct vm *vm)
 	if (b->slot >= 0)
 		vm_unmap_ram(vm, b->slot);
 	bios_image_free(b->rom, b->size);
+	g_free(b->vga_rom);
 	fw_cfg_destroy(&b->fw);
 	free(b);
 	vm->bios = NULL;

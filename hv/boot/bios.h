@@ -1,7 +1,8 @@
 /* Booting a legacy BIOS (SeaBIOS): the image mapped read-only below 4 GiB,
  * its last 128 KiB copied into RAM at 0xE0000-0xFFFFF where a PC's BIOS
  * shadow lives, and the same fw_cfg items OVMF gets plus the few SeaBIOS
- * reads on its own (serial console port, VGA option ROM, boot retry). */
+ * reads on its own (serial console port, boot retry).  bochs-display gets
+ * SeaVGABIOS as its PCI expansion ROM. */
 #ifndef ATOLL_BIOS_H
 #define ATOLL_BIOS_H
 
@@ -28,6 +29,8 @@ struct bios {
 	uint64_t size;
 	uint64_t gpa;        /* 4 GiB - size */
 	int slot;            /* KVM slot of the read-only mapping, or -1 */
+	uint8_t *vga_rom;    /* bochs-display's ROM BAR contents, or NULL */
+	size_t vga_len;
 };
 
 /* Is img a BIOS image atoll-vmm can map: a 64 KiB multiple up to 4 MiB
@@ -43,10 +46,13 @@ int bios_image_load(const char *path, uint8_t **img, uint64_t *size,
 		    char *err, size_t errlen);
 void bios_image_free(uint8_t *img, uint64_t size);
 /* The fw_cfg items SeaBIOS reads beyond OVMF's: etc/sercon-port (0 for
- * none), etc/boot-fail-wait, and vgaroms/NAME for a VGA BIOS (NULL: none).
- * 0 or -errno. */
-int bios_add_items(struct fw_cfg *fw, uint16_t sercon_port, const char *vga_name,
-		   const uint8_t *vga_rom, size_t vga_len);
+ * none) and etc/boot-fail-wait.  0 or -errno. */
+int bios_add_items(struct fw_cfg *fw, uint16_t sercon_port);
+/* Make `rom` the expansion ROM of the VM's bochs-display (1234:1111), where
+ * SeaBIOS finds and runs it with the device's PCI address -- a VGA BIOS
+ * loaded from fw_cfg would not know which device it drives.  rom must
+ * outlive the VM.  0, or -ENODEV without that device. */
+int bios_attach_vga_rom(struct vm *vm, const uint8_t *rom, size_t len);
 
 /* After the devices exist: map the image, fill the shadow and fw_cfg. */
 int bios_create(struct vm *vm, char *err, size_t errlen);

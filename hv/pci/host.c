@@ -176,6 +176,61 @@ static void bars_update(struct pci_device *dev)
 			bar_update(dev, i);
 }
 
+#define PCI_ROM_ENABLE 0x1
+#define PCI_ROM_MAX    (16u << 20)
+
+int pci_device_set_rom(struct pci_device *dev, const uint8_t *rom, size_t len)
+{
+	uint32_t size = 2048;   /* the smallest ROM BAR */
+
+	if (!rom || !len || len > PCI_ROM_MAX)
+		return -EINVAL;
+	while (size < len)
+		size <<= 1;
+	dev->rom = rom;
+	dev->rom_len = (uint32_t)len;
+	dev->rom_size = size;
+	pci_device_set_wmask(dev, PCI_ROM_ADDRESS, 4, ~(size - 1) | PCI_ROM_ENABLE);
+	return 0;
+}
+
+static void rom_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		       bool is_write)
+{
+	struct pci_device *dev = opaque;
+
+	if (is_write)
+		return;
+	for (uint32_t i = 0; i < len; i++)
+		data[i] = off + i < dev->rom_len ? dev->rom[off + i] : 0xff;
+}
+
+/* Decode the ROM while it and memory decoding are on, never over RAM. */
+static void rom_update(struct pci_device *dev)
+{
+	struct vm *vm = dev->host->vm;
+	uint32_t reg = (uint32_t)pci_cfg_read(dev, PCI_ROM_ADDRESS, 4);
+	uint64_t addr = reg & ~(dev->rom_size - 1);
+	bool want = (reg & PCI_ROM_ENABLE) && addr &&
+		    (pci_cfg_get16(dev, PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
+		    !guest_ptr(&vm->mem, addr, 1) && !guest_ptr(&vm->mem, addr + dev->rom_size - 1, 1);
+
+	if (dev->rom_mapped && (!want || addr != dev->rom_addr)) {
+		bus_unregister(&vm->mmio_bus, dev->rom_addr);
+		dev->rom_mapped = false;
+	}
+	if (want && !dev->rom_mapped) {
+		if (bus_register(&vm->mmio_bus, addr, dev->rom_size, rom_access, dev,
+				 dev->name) == 0) {
+			dev->rom_mapped = true;
+			dev->rom_addr = addr;
+		} else {
+			log_debug("%s: ROM at 0x%llx overlaps another region; not mapped",
+				  dev->name, (unsigned long long)addr);
+		}
+	}
+}
+
 uint32_t pci_cfg_read(struct pci_device *dev, uint32_t off, uint32_t len)
 {
 	uint32_t v = 0;
@@ -199,6 +254,9 @@ void pci_cfg_write(struct pci_device *dev, uint32_t off, uint32_t len, uint32_t 
 	bool touches_cmd = off < PCI_COMMAND + 2 && off + len > PCI_COMMAND;
 	if (touches_bars || touches_cmd)
 		bars_update(dev);
+	bool touches_rom = off < PCI_ROM_ADDRESS + 4 && off + len > PCI_ROM_ADDRESS;
+	if (dev->rom && (touches_rom || touches_cmd))
+		rom_update(dev);
 	if (dev->cfg_write)
 		dev->cfg_write(dev, off, len, val);
 }

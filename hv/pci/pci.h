@@ -85,6 +85,12 @@ struct pci_device {
 	 * move what the kernel maps for it (ioeventfds, memory slots). */
 	void (*bar_moved)(struct pci_device *dev, int bar, uint64_t old_addr,
 			  bool was_mapped);
+
+	/* Expansion ROM (pci_device_set_rom): the bytes, owned by the caller. */
+	const uint8_t *rom;
+	uint32_t rom_len, rom_size;   /* bytes given; the BAR's power-of-two size */
+	uint64_t rom_addr;
+	bool rom_mapped;
 };
 
 struct pci_host {
@@ -106,6 +112,11 @@ void pci_device_init(struct pci_device *dev, const char *name,
  * (io >= 4, memory >= 4096); a 64-bit BAR uses idx and idx+1. */
 int pci_device_set_bar(struct pci_device *dev, int idx, enum pci_bar_kind kind,
 		       uint64_t size, bool prefetch, bus_access_fn fn, void *opaque);
+/* Give the device an expansion ROM BAR (0x30) decoding `len` bytes of
+ * `rom` (read-only; the rest of the BAR reads 0xff) while the guest enables
+ * it: a VGA BIOS for firmware to run.  rom must outlive the device.
+ * 0, or -EINVAL for an empty or over-16 MiB ROM. */
+int pci_device_set_rom(struct pci_device *dev, const uint8_t *rom, size_t len);
 /* Append a capability: `body` is what follows the (id, next) header, `len`
  * its size.  Returns the capability's offset, or -1 if config space is full. */
 int pci_device_add_capability(struct pci_device *dev, uint8_t id,

@@ -1,6 +1,7 @@
 /* BIOS boot (hv/boot/bios.c): which images are accepted, the shadow copy
  * below 1 MiB the BIOS runs from, the fw_cfg items SeaBIOS reads beyond
- * OVMF's, and the configuration rules for firmware bios. */
+ * OVMF's, the configuration rules for firmware bios, and bochs-display's
+ * expansion ROM BAR carrying the VGA BIOS. */
 #include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -8,8 +9,10 @@
 
 #include "boot/bios.h"
 #include "config.h"
+#include "devices/bochs_display.h"
 #include "devices/fw_cfg.h"
 #include "memory.h"
+#include "testvm.h"
 
 #define SEABIOS "/usr/share/seabios/bios-256k.bin"
 
@@ -175,11 +178,9 @@ static uint32_t le(const struct fw_cfg_item *it)
 static void test_items(void)
 {
 	struct fw_cfg fw;
-	const uint8_t rom[] = { 0x55, 0xaa, 0x40, 0xcb };
 
 	fw_cfg_init(&fw, NULL);
-	g_assert_cmpint(bios_add_items(&fw, 0x3f8, "vgabios-bochs-display.bin", rom,
-				       sizeof(rom)), ==, 0);
+	g_assert_cmpint(bios_add_items(&fw, 0x3f8), ==, 0);
 	const struct fw_cfg_item *it = file(&fw, "etc/sercon-port");
 	g_assert_nonnull(it);
 	g_assert_cmpuint(it->len, ==, 2);
@@ -188,21 +189,62 @@ static void test_items(void)
 	g_assert_nonnull(it);
 	g_assert_cmpuint(it->len, ==, 4);
 	g_assert_cmpuint(le(it), ==, BIOS_BOOT_FAIL_WAIT_MS);
-	it = file(&fw, "vgaroms/vgabios-bochs-display.bin");
-	g_assert_nonnull(it);
-	g_assert_cmpmem(it->data, it->len, rom, sizeof(rom));
 	fw_cfg_destroy(&fw);
 
-	/* No serial console, no display: neither item. */
+	/* No serial console: no sercon item. */
 	fw_cfg_init(&fw, NULL);
-	g_assert_cmpint(bios_add_items(&fw, 0, NULL, NULL, 0), ==, 0);
+	g_assert_cmpint(bios_add_items(&fw, 0), ==, 0);
 	g_assert_null(file(&fw, "etc/sercon-port"));
 	g_assert_nonnull(file(&fw, "etc/boot-fail-wait"));
-	char longname[80];
-	memset(longname, 'x', sizeof(longname) - 1);
-	longname[sizeof(longname) - 1] = 0;
-	g_assert_cmpint(bios_add_items(&fw, 0, longname, rom, sizeof(rom)), ==, -ENAMETOOLONG);
 	fw_cfg_destroy(&fw);
+}
+
+static void cfg_w32(struct pci_device *d, uint32_t off, uint32_t v)
+{
+	pci_cfg_write(d, off, 4, v);
+}
+
+/* bochs-display's expansion ROM as SeaBIOS's map_pcirom() uses it: size
+ * the BAR, place it, enable it and memory decoding, read the image. */
+static void test_vga_rom_bar(void)
+{
+	struct vm vm;
+	uint8_t rom[5000];
+
+	for (unsigned i = 0; i < sizeof(rom); i++)
+		rom[i] = (uint8_t)(i * 13);
+	rom[0] = 0x55; rom[1] = 0xaa;
+	testvm_init(&vm, 64 << 20);
+	g_assert_cmpint(bios_attach_vga_rom(&vm, rom, sizeof(rom)), ==, -ENODEV);
+	g_assert_cmpint(bochs_display_create(&vm), ==, 0);
+	g_assert_cmpint(bios_attach_vga_rom(&vm, rom, sizeof(rom)), ==, 0);
+	struct pci_device *d = NULL;
+	for (unsigned i = 0; i < 256 && !d; i++)
+		if (vm.pci->devs[i] && pci_cfg_get16(vm.pci->devs[i], PCI_VENDOR_ID) == 0x1234)
+			d = vm.pci->devs[i];
+	g_assert_nonnull(d);
+	cfg_w32(d, PCI_ROM_ADDRESS, 0xfffffffe);
+	uint32_t sz = ~(pci_cfg_read(d, PCI_ROM_ADDRESS, 4) & ~1u) + 1;
+	g_assert_cmpuint(sz, ==, 8192);           /* 5000 bytes -> 8 KiB BAR */
+	const uint64_t at = 0xfeb00000;
+	cfg_w32(d, PCI_ROM_ADDRESS, (uint32_t)at | 1);
+	uint16_t cmd = pci_cfg_get16(d, PCI_COMMAND);
+	pci_cfg_write(d, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MEMORY);
+	g_assert_cmphex(testvm_mmio_read(&vm, at, 2), ==, 0xffff);   /* decoding off */
+	pci_cfg_write(d, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY);
+	g_assert_cmphex(testvm_mmio_read(&vm, at, 2), ==, 0xaa55);
+	g_assert_cmphex(testvm_mmio_read(&vm, at + 4999, 1), ==, rom[4999]);
+	g_assert_cmphex(testvm_mmio_read(&vm, at + 5000, 1), ==, 0xff);   /* padding */
+	testvm_mmio_write(&vm, at, 2, 0);                                  /* read-only */
+	g_assert_cmphex(testvm_mmio_read(&vm, at, 2), ==, 0xaa55);
+	/* Disabled again (bit 0 clear): gone from the bus. */
+	cfg_w32(d, PCI_ROM_ADDRESS, (uint32_t)at);
+	g_assert_cmphex(testvm_mmio_read(&vm, at, 2), ==, 0xffff);
+	/* Over guest RAM it is never decoded. */
+	cfg_w32(d, PCI_ROM_ADDRESS, 0x100000 | 1);
+	g_assert_cmphex(testvm_mmio_read(&vm, 0x100000, 2), !=, 0xaa55);
+	bochs_display_destroy(&vm);
+	testvm_destroy(&vm);
 }
 
 static int parse(struct vm_config *cfg, char *err, size_t errlen, const char *const *args)
@@ -263,5 +305,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/bios/seabios_image", test_seabios_image);
 	g_test_add_func("/bios/fw_cfg_items", test_items);
 	g_test_add_func("/bios/config", test_config);
+	g_test_add_func("/bios/vga_rom_bar", test_vga_rom_bar);
 	return g_test_run();
 }

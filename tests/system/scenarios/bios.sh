@@ -2,7 +2,9 @@
 # disk with syslinux on a FAT16 partition (built on the host, bios.py) boots
 # Linux to userspace through SeaBIOS's virtio-blk driver; the guest has no
 # /sys/firmware/efi and SMBIOS names SeaBIOS; (2) without a bootable disk
-# SeaBIOS says "No bootable device" on the serial console (sercon).
+# SeaBIOS says "No bootable device" on the serial console (sercon); (3) with
+# --gpu bochs the VGA BIOS (bochs-display's ROM BAR) draws that text on the
+# display, checked through SPICE on the host.
 . /hwsim/lib.sh
 trap '' PIPE
 

@@ -3,14 +3,14 @@ usb-storage disk with a known pattern and a usb-kbd; dom0's real USB stack
 and libusb hand them to a domU through atoll-vmm's xHCI model."""
 import hashlib
 import os
-import subprocess
 
 TIMEOUT = 360
 HERE = os.path.dirname(os.path.abspath(__file__))
 DISK_MIB = 4
 
 # dom0 drives the outer machine's xHCI with the standard kernel's drivers
-# (docs/passthrough notes), and gives the devices back to them on release.
+# (this module list was verified on these machines), and gets the devices
+# back on release.
 DOM0_MODULES = ['usb_common', 'usbcore', 'xhci_hcd', 'xhci_pci', 'scsi_common',
                 'scsi_mod', 'usb_storage', 'crc64', 'crc64_rocksoft',
                 'crct10dif_common', 'crc_t10dif', 't10_pi', 'sd_mod', 'hid',
@@ -40,10 +40,7 @@ def qemu_args(ctx):
 def dom0_files(c, ctx):
     c.data('hwsim/usb-expected',
            hashlib.sha256(pattern()).hexdigest() + '\n')
-    vmmctl = (getattr(ctx.args, 'vmmctl', None) or
-              os.path.join(ctx.build or '', 'hv', 'atoll-vmmctl'))
-    if not os.access(vmmctl, os.X_OK):
-        raise RuntimeError(f'the usb scenario needs atoll-vmmctl ({vmmctl}): build it')
+    vmmctl = getattr(ctx.args, 'vmmctl', None) or ctx.need('hv/atoll-vmmctl')
     c.binary('usr/local/bin/atoll-vmmctl', vmmctl)
     c.file('usr/bin/usb-probe', _probe(ctx), 0o755)
 
@@ -52,8 +49,7 @@ def _probe(ctx):
     """domu-progs/usb-probe.c, static: the same binary in dom0 and domU."""
     exe = os.path.join(ctx.tmp, 'usb-probe')
     if not os.path.exists(exe):
-        subprocess.run(['gcc', '-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe,
-                        os.path.join(HERE, '..', 'domu-progs', 'usb-probe.c')], check=True)
+        exe = ctx.static_program(os.path.join(HERE, '..', 'domu-progs', 'usb-probe.c'))
     return exe
 
 

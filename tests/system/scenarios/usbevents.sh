@@ -9,6 +9,7 @@
 #     "removed" names e1, the domU's USB stack loses it, atolld's in-use
 #     list (usb-list, status.usb) forgets it, e1's VMM keeps running;
 #  3. plugged in again: "added", free, and it attaches to e1 again.
+# Before udevd runs, one plug and pull are only recorded (docs/usb.md).
 . /hwsim/lib.sh
 . /hwsim/toolstack.sh
 
@@ -22,7 +23,9 @@ wait_until() { # SECONDS COMMAND...
 	done
 }
 # usb_event ACTION N: the Nth device-changed usb event with ACTION so far
-usb_event() { grep '"type":"device-changed"' "$EV" | grep '"kind":"usb"' |
+# (after line BASE of the stream)
+BASE=0
+usb_event() { tail -n +$((BASE + 1)) "$EV" | grep '"type":"device-changed"' | grep '"kind":"usb"' |
 	grep "\"action\":\"$1\"" | sed -n "${2}p"; }
 has_event() { [ -n "$(usb_event "$1" "$2")" ]; }
 # field KEY LINE: a scalar member of a one-line JSON text (first match)
@@ -41,11 +44,6 @@ no_kbd() { ! kbd_path > /dev/null; }
 plug() { host_request usb-add "$1" || fail "the host did not plug in $1: $HOST_ANSWER"; }
 pull() { host_request usb-del "$1" || fail "the host did not pull out $1: $HOST_ANSWER"; }
 
-# libusb hears of hot-plug from udevd, as on any dom0 with udev.
-mkdir -p /run/udev
-/lib/systemd/systemd-udevd --daemon --resolve-names=never 2>> "$W/udevd.log" ||
-	fail "systemd-udevd did not start: $(tail -n 3 "$W/udevd.log" | tr '\n' ' ')"
-
 atolld_start || {
 	fail "atolld did not start (exit $ATOLLD_RC): $(tail -n 3 "$W/atolld.log" | tr '\n' ' ')"
 	finish
@@ -55,6 +53,24 @@ READER=$!
 wait_until 30 grep -q READY "$W/reader.err" || fail "no event stream: $(cat "$W/reader.err")"
 tail -f "$EV" 2>/dev/null | while IFS= read -r l; do echo "  event| $l"; done &
 EVTAIL=$!
+
+# 0. Without udevd (a record, not a check: docs/usb.md says why there
+# should be no event), then udevd, as on any dom0 with udev.
+plug hk0
+wait_until 20 kbd_path || fail "dom0 does not see the keyboard plugged in (hk0)"
+if wait_until 8 grep -q '"kind":"usb"' "$EV"; then
+	note "without udevd: atolld did report the keyboard: $(grep '"kind":"usb"' "$EV")"
+else
+	note "without udevd: no event within 8 s of dom0 seeing the keyboard (libusb listens to udevd)"
+fi
+pull hk0
+wait_until 20 no_kbd || fail "dom0 still sees hk0 after device_del"
+sleep 2
+mkdir -p /run/udev
+/lib/systemd/systemd-udevd --daemon --resolve-names=never 2>> "$W/udevd.log" ||
+	fail "systemd-udevd did not start: $(tail -n 3 "$W/udevd.log" | tr '\n' ' ')"
+sleep 1
+BASE=$(wc -l < "$EV")   # from here on only what udevd made atolld see counts
 
 # 1. plugged in and pulled out on the host, no domain involved
 t0=$(uptime_s)
