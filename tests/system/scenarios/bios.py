@@ -120,6 +120,9 @@ echo "ATOLL-BIOS cpus=$(grep -c ^processor /proc/cpuinfo)"
 echo "ATOLL-BIOS blk=$(cat /sys/block/vda/size 2>&1)"
 dmesg | grep -E "ACPI: (RSDP|XSDT|FACP|DSDT|APIC|MCFG) " | sed 's/^/ATOLL-ACPI /'
 dmesg | grep -E "BIOS-e820" | sed 's/^/ATOLL-E820 /'
+# BARs SeaBIOS placed outside the DSDT's windows make Linux complain.
+echo "ATOLL-BIOS badbars=$(dmesg | grep -c -E 'no compatible bridge window|can.t claim BAR')"
+dmesg | grep -E "pci 0000:00:0[0-9a-f].0: BAR [0-9]: assigned|pci_bus 0000:00: root bus resource \[mem" | sed 's/^/ATOLL-PCI /'
 """
 
 

@@ -48,6 +48,9 @@ if wait_for disk 'ATOLL-DOMU-UP' "$LIMIT"; then
 	grep -a -q "ATOLL-BIOS product=disk" "$W/disk.serial" &&
 		ok "the VMM's SMBIOS tables reached the guest through SeaBIOS (product = domain name)" ||
 		fail "SMBIOS product: $(grep -a 'ATOLL-BIOS product' "$W/disk.serial")"
+	grep -a -q "ATOLL-BIOS badbars=0" "$W/disk.serial" &&
+		ok "every BAR SeaBIOS placed lies in the DSDT's PCI windows (Linux claims them all)" ||
+		fail "Linux had to move BARs SeaBIOS placed: $(grep -a 'ATOLL-BIOS badbars' "$W/disk.serial")"
 	grep -a -q "ATOLL-BIOS cpus=2" "$W/disk.serial" && ok "both vCPUs are up after SeaBIOS" ||
 		fail "vCPUs: $(grep -a 'ATOLL-BIOS cpus' "$W/disk.serial")"
 	if grep -a -q "ATOLL-ACPI .*DSDT.*ATOLL" "$W/disk.serial" &&
