@@ -853,6 +853,8 @@ def cmd_run(args):
         fails.append(f'timed out after {timeout} s (see {logfile})')
     elif not passed and not fails:
         fails.append(f'dom0 stopped (outer QEMU exit {rc}) without a result; see {logfile}')
+    for r in (l.split('HWSIM: RETRY', 1)[1].strip() for l in lines if 'HWSIM: RETRY' in l):
+        log(f'scenario {args.scenario}: RETRIED {r}')
     if fails or not passed:
         log(f'scenario {args.scenario}: FAIL after {took:.0f} s')
         for f in fails:
