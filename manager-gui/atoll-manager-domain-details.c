@@ -88,6 +88,23 @@ static JsonArray *array_of(JsonNode *obj, const char *member)
 	return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
 }
 
+/* The firmware line: "kernel" (or absent) means the VMM loads the kernel
+ * itself, so the kernel and command line are what boots. */
+static char *describe_boot(JsonNode *def)
+{
+	const char *fw = atoll_json_string(def, "firmware", "kernel");
+	const char *order = atoll_json_string(def, "boot_order", NULL);
+	const char *name = g_str_equal(fw, "uefi") ? _("UEFI (OVMF)") :
+			   g_str_equal(fw, "bios") ? _("BIOS (SeaBIOS)") : NULL;
+	if (!name)
+		return g_strdup_printf(_("Linux kernel (direct): %s\n%s"),
+				       atoll_json_string(def, "kernel", ""),
+				       atoll_json_string(def, "cmdline", ""));
+	if (order)
+		return g_strdup_printf(_("%s · boot order %s"), name, order);
+	return g_strdup(name);
+}
+
 static char *describe_disks(JsonNode *def)
 {
 	JsonArray *disks = array_of(def, "disks");
@@ -153,9 +170,7 @@ static void fill_overview(AtollManagerDomainDetails *self)
 	g_autofree char *hw = g_strdup_printf(_("%s · %" G_GINT64_FORMAT " vCPUs"), mem,
 					      atoll_json_int(def, "vcpus", 0));
 	adw_action_row_set_subtitle(self->hw_row, hw);
-	const char *kernel = atoll_json_string(def, "kernel", "");
-	const char *cmdline = atoll_json_string(def, "cmdline", "");
-	g_autofree char *boot = g_strdup_printf("%s\n%s", kernel, cmdline);
+	g_autofree char *boot = describe_boot(def);
 	adw_action_row_set_subtitle(self->boot_row, boot);
 	g_autofree char *disks = describe_disks(def);
 	adw_action_row_set_subtitle(self->disks_row, disks);
@@ -596,7 +611,11 @@ static gboolean validate_path(AdwActionRow *row, GtkEntry *entry, gboolean requi
 static gboolean validate_settings(AtollManagerDomainDetails *self)
 {
 	clear_errors(self);
-	gboolean ok = validate_path(self->kernel_row, self->kernel_entry, TRUE);
+	/* Firmware boots a disk: the kernel is then optional (UEFI) or refused
+	 * by atolld (BIOS), which says so on the row. */
+	const char *fw = self->def ? atoll_json_string(self->def, "firmware", "kernel") : "kernel";
+	gboolean ok = validate_path(self->kernel_row, self->kernel_entry,
+				    g_str_equal(fw, "kernel"));
 	ok = validate_path(self->initrd_row, self->initrd_entry, FALSE) && ok;
 	ok = validate_hardware(self) && ok;
 	AtollManagerWindow *win = window_of(self);
@@ -627,7 +646,12 @@ static JsonNode *edited_definition(AtollManagerDomainDetails *self)
 	json_object_set_int_member(obj, "vcpus", gtk_spin_button_get_value_as_int(self->vcpus_spin));
 	json_object_set_int_member(obj, "shutdown_timeout_s",
 				   gtk_spin_button_get_value_as_int(self->timeout_spin));
-	json_object_set_string_member(obj, "kernel", gtk_editable_get_text(GTK_EDITABLE(self->kernel_entry)));
+	/* UEFI and BIOS domains have no kernel: an empty one is left out. */
+	const char *kernel = gtk_editable_get_text(GTK_EDITABLE(self->kernel_entry));
+	if (*kernel)
+		json_object_set_string_member(obj, "kernel", kernel);
+	else
+		json_object_remove_member(obj, "kernel");
 	const char *initrd = gtk_editable_get_text(GTK_EDITABLE(self->initrd_entry));
 	if (*initrd)
 		json_object_set_string_member(obj, "initrd", initrd);
@@ -747,6 +771,8 @@ static void get_done(GObject *src, GAsyncResult *res, gpointer data)
 	if (l->settings)
 		fill_settings(self);
 	update_console(self);
+	if (self->devices_loaded)
+		atoll_manager_devices_set_definition(self->devices, self->def);
 	on_page_changed(G_OBJECT(self->view_stack), NULL, self);
 	load_free(l);
 }
@@ -913,6 +939,21 @@ static void on_page_changed(GObject *stack, GParamSpec *pspec, gpointer data)
 	atoll_manager_devices_reload(self->devices);
 }
 
+/* Assign/Remove on the Devices tab saved the definition: read it back
+ * (the settings being edited are left alone; they carry the new "pci"
+ * when applied, since the edit starts from the definition loaded). */
+static void on_devices_saved(AtollManagerDevices *devices, gpointer data)
+{
+	(void)devices;
+	load(ATOLL_MANAGER_DOMAIN_DETAILS(data), FALSE);
+}
+
+void atoll_manager_domain_details_device_changed(AtollManagerDomainDetails *self,
+						 JsonNode *event)
+{
+	atoll_manager_devices_device_changed(self->devices, event);
+}
+
 void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const char *name)
 {
 	g_cancellable_cancel(self->cancel);
@@ -1070,4 +1111,5 @@ static void atoll_manager_domain_details_init(AtollManagerDomainDetails *self)
 	self->cancel = g_cancellable_new();
 	g_signal_connect(self->view_stack, "notify::visible-child-name",
 			 G_CALLBACK(on_page_changed), self);
+	g_signal_connect(self->devices, "definition-saved", G_CALLBACK(on_devices_saved), self);
 }

@@ -24,6 +24,9 @@ void atoll_manager_domain_details_show(AtollManagerDomainDetails *self, const ch
 /* Loads the definition and status again (the overview; settings being
  * edited are left alone). */
 void atoll_manager_domain_details_reload(AtollManagerDomainDetails *self);
+/* An atolld "device-changed" event: the Devices tab refreshes. */
+void atoll_manager_domain_details_device_changed(AtollManagerDomainDetails *self,
+						 JsonNode *event);
 /* The definition last loaded (GET /v1/domains/NAME), or NULL. */
 JsonNode *atoll_manager_domain_details_get_definition(AtollManagerDomainDetails *self);
 /* Number of stats replies received for the shown domain (tests). */

@@ -11,17 +11,24 @@
 #define DISK_CMDLINE "console=ttyS0 root=/dev/vda rw"
 
 enum { BOOT_KERNEL, BOOT_DISK, BOOT_NEW_DISK };
+/* Order of firmware_row's items. */
+enum { FW_KERNEL, FW_UEFI_DISK, FW_UEFI_ISO, FW_BIOS_DISK };
 
-/* What the operating system choice suggests.  Atoll boots the kernel
- * directly, so the kind is not stored: it only fills in the form. */
+/* What the operating system choice suggests.  The kind is not stored: it
+ * only fills in the form. */
 static const struct {
 	int memory_mib, disk_gib;
 	const char *disk_cmdline;
+	guint firmware;
+	const char *note;
 } os_kinds[] = {
-	{ DEFAULT_MEMORY_MIB, 8, DISK_CMDLINE },                    /* generic */
-	{ 2048, 16, DISK_CMDLINE " quiet" },                        /* Debian/Ubuntu */
-	{ 2048, 20, DISK_CMDLINE " quiet rhgb" },                   /* Fedora */
-	{ 256, 2, "console=ttyS0 root=/dev/vda rw modules=ext4" },  /* Alpine */
+	{ DEFAULT_MEMORY_MIB, 8, DISK_CMDLINE, FW_KERNEL, NULL },                   /* generic */
+	{ 2048, 16, DISK_CMDLINE " quiet", FW_KERNEL, NULL },                       /* Debian/Ubuntu */
+	{ 2048, 20, DISK_CMDLINE " quiet rhgb", FW_KERNEL, NULL },                  /* Fedora */
+	{ 256, 2, "console=ttyS0 root=/dev/vda rw modules=ext4", FW_KERNEL, NULL }, /* Alpine */
+	{ 4096, 64, DISK_CMDLINE, FW_UEFI_ISO,                                      /* Windows */
+	  N_("Windows has no virtio drivers of its own: load them from the virtio-win "
+	     "ISO during setup (see docs/windows.md), or the installer finds no disk.") },
 };
 
 struct _AtollManagerNewDomain {
@@ -31,11 +38,13 @@ struct _AtollManagerNewDomain {
 	GtkLabel *error_label;
 	AdwPreferencesGroup *resources_group;
 	AdwActionRow *name_row, *memory_row, *vcpus_row, *kernel_row, *initrd_row,
-		     *disk_row, *cmdline_row, *label_row, *new_disk_row;
-	AdwComboRow *boot_row, *network_row, *os_row;
-	GtkEntry *name_entry, *kernel_entry, *initrd_entry, *disk_entry, *cmdline_entry;
+		     *disk_row, *cmdline_row, *label_row, *new_disk_row, *iso_row, *note_row;
+	AdwComboRow *boot_row, *network_row, *os_row, *firmware_row;
+	GtkEntry *name_entry, *kernel_entry, *initrd_entry, *disk_entry, *cmdline_entry,
+		 *iso_entry;
 	GtkSpinButton *memory_spin, *vcpus_spin, *disk_size_spin;
-	GtkButton *kernel_browse, *initrd_browse, *disk_browse, *create_button, *cancel_button;
+	GtkButton *kernel_browse, *initrd_browse, *disk_browse, *iso_browse, *create_button,
+		  *cancel_button;
 	GtkColorButton *label_button;
 
 	AtollClient *client;
@@ -71,6 +80,7 @@ static AdwActionRow **all_rows(AtollManagerNewDomain *self, gsize *n)
 		self->initrd_row, self->disk_row, self->cmdline_row, self->label_row,
 		ADW_ACTION_ROW(self->boot_row), ADW_ACTION_ROW(self->network_row),
 		self->new_disk_row, ADW_ACTION_ROW(self->os_row),
+		ADW_ACTION_ROW(self->firmware_row), self->iso_row,
 	};
 	*n = G_N_ELEMENTS(rows);
 	return g_memdup2(rows, sizeof(rows));
@@ -90,6 +100,12 @@ static AdwActionRow *row_for_field(AtollManagerNewDomain *self, const char *fiel
 {
 	if (!field)
 		return NULL;
+	if (g_str_has_prefix(field, "firmware") || g_str_has_prefix(field, "boot_order"))
+		return ADW_ACTION_ROW(self->firmware_row);
+	/* From an ISO the first disk is the ISO, the second the new disk. */
+	if (adw_combo_row_get_selected(self->firmware_row) == FW_UEFI_ISO &&
+	    g_str_has_prefix(field, "disks["))
+		return g_str_has_prefix(field, "disks[0]") ? self->iso_row : self->new_disk_row;
 	static const struct { const char *prefix; gsize offset; } map[] = {
 		{ "name", G_STRUCT_OFFSET(AtollManagerNewDomain, name_row) },
 		{ "memory_mib", G_STRUCT_OFFSET(AtollManagerNewDomain, memory_row) },
@@ -157,6 +173,27 @@ static gboolean check_file(AdwActionRow *row, GtkEntry *entry, gboolean required
 	return msg == NULL;
 }
 
+static guint firmware(AtollManagerNewDomain *self)
+{
+	return adw_combo_row_get_selected(self->firmware_row);
+}
+
+/* An existing disk image: the kernel's root disk, or what firmware boots. */
+static gboolean uses_disk(AtollManagerNewDomain *self)
+{
+	guint fw = firmware(self);
+	return fw == FW_UEFI_DISK || fw == FW_BIOS_DISK ||
+	       (fw == FW_KERNEL && adw_combo_row_get_selected(self->boot_row) == BOOT_DISK);
+}
+
+/* A blank disk atolld creates: a kernel's root disk or an install target. */
+static gboolean uses_new_disk(AtollManagerNewDomain *self)
+{
+	guint fw = firmware(self);
+	return fw == FW_UEFI_ISO ||
+	       (fw == FW_KERNEL && adw_combo_row_get_selected(self->boot_row) == BOOT_NEW_DISK);
+}
+
 static gboolean validate(AtollManagerNewDomain *self)
 {
 	gboolean ok = TRUE;
@@ -177,14 +214,55 @@ static gboolean validate(AtollManagerNewDomain *self)
 		atoll_field_row_set_error(self->memory_row, msg);
 		ok = FALSE;
 	}
-	ok = check_file(self->kernel_row, self->kernel_entry, TRUE, _("kernel")) && ok;
-	ok = check_file(self->initrd_row, self->initrd_entry, FALSE, _("initrd")) && ok;
-	if (adw_combo_row_get_selected(self->boot_row) == BOOT_DISK)
+	if (firmware(self) == FW_KERNEL) {
+		ok = check_file(self->kernel_row, self->kernel_entry, TRUE, _("kernel")) && ok;
+		ok = check_file(self->initrd_row, self->initrd_entry, FALSE, _("initrd")) && ok;
+	}
+	if (uses_disk(self))
 		ok = check_file(self->disk_row, self->disk_entry, TRUE, _("disk image")) && ok;
+	if (firmware(self) == FW_UEFI_ISO)
+		ok = check_file(self->iso_row, self->iso_entry, TRUE, _("ISO image")) && ok;
 	return ok;
 }
 
 /* ---- building and sending ---- */
+
+static void add_kernel(AtollManagerNewDomain *self, JsonBuilder *b)
+{
+	json_builder_set_member_name(b, "kernel");
+	json_builder_add_string_value(b, entry_text(self->kernel_entry));
+	if (*entry_text(self->initrd_entry)) {
+		json_builder_set_member_name(b, "initrd");
+		json_builder_add_string_value(b, entry_text(self->initrd_entry));
+	}
+	if (*entry_text(self->cmdline_entry)) {
+		json_builder_set_member_name(b, "cmdline");
+		json_builder_add_string_value(b, entry_text(self->cmdline_entry));
+	}
+}
+
+static void add_firmware(AtollManagerNewDomain *self, JsonBuilder *b)
+{
+	guint fw = firmware(self);
+	json_builder_set_member_name(b, "firmware");
+	json_builder_add_string_value(b, fw == FW_BIOS_DISK ? "bios" : "uefi");
+	/* Installing: the ISO first, then the target disk, which is what
+	 * boots once setup has written a boot loader to it. */
+	json_builder_set_member_name(b, "boot_order");
+	json_builder_add_string_value(b, fw == FW_UEFI_ISO ? "disk0,disk1" : "disk0");
+}
+
+static void add_disk(JsonBuilder *b, const char *path, gboolean readonly)
+{
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "path");
+	json_builder_add_string_value(b, path);
+	if (readonly) {
+		json_builder_set_member_name(b, "readonly");
+		json_builder_add_boolean_value(b, TRUE);
+	}
+	json_builder_end_object(b);
+}
 
 JsonNode *atoll_manager_new_domain_build(AtollManagerNewDomain *self)
 {
@@ -196,27 +274,19 @@ JsonNode *atoll_manager_new_domain_build(AtollManagerNewDomain *self)
 	json_builder_add_int_value(b, gtk_spin_button_get_value_as_int(self->memory_spin));
 	json_builder_set_member_name(b, "vcpus");
 	json_builder_add_int_value(b, gtk_spin_button_get_value_as_int(self->vcpus_spin));
-	json_builder_set_member_name(b, "kernel");
-	json_builder_add_string_value(b, entry_text(self->kernel_entry));
-	if (*entry_text(self->initrd_entry)) {
-		json_builder_set_member_name(b, "initrd");
-		json_builder_add_string_value(b, entry_text(self->initrd_entry));
-	}
-	if (*entry_text(self->cmdline_entry)) {
-		json_builder_set_member_name(b, "cmdline");
-		json_builder_add_string_value(b, entry_text(self->cmdline_entry));
-	}
+	if (firmware(self) == FW_KERNEL)
+		add_kernel(self, b);
+	else
+		add_firmware(self, b);
 	json_builder_set_member_name(b, "disks");
 	json_builder_begin_array(b);
-	guint boot = adw_combo_row_get_selected(self->boot_row);
-	const char *disk = boot == BOOT_DISK ? entry_text(self->disk_entry) :
-			   boot == BOOT_NEW_DISK ? self->created_image : NULL;
-	if (disk) {
-		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "path");
-		json_builder_add_string_value(b, disk);
-		json_builder_end_object(b);
-	}
+	/* The ISO goes first so that boot_order's disk0 is the installer. */
+	if (firmware(self) == FW_UEFI_ISO)
+		add_disk(b, entry_text(self->iso_entry), TRUE);
+	const char *disk = uses_disk(self) ? entry_text(self->disk_entry) :
+			   uses_new_disk(self) ? self->created_image : NULL;
+	if (disk)
+		add_disk(b, disk, FALSE);
 	json_builder_end_array(b);
 	json_builder_set_member_name(b, "nics");
 	json_builder_begin_array(b);
@@ -275,7 +345,7 @@ static void define(AtollManagerNewDomain *self)
  * definition refused afterwards reuses it on the next try. */
 static gboolean needs_image(AtollManagerNewDomain *self)
 {
-	return adw_combo_row_get_selected(self->boot_row) == BOOT_NEW_DISK &&
+	return uses_new_disk(self) &&
 	       g_strcmp0(self->created_for, entry_text(self->name_entry)) != 0;
 }
 
@@ -441,6 +511,8 @@ static void on_browse(GtkButton *button, gpointer data)
 		browse(self, self->kernel_entry, _("Choose the Kernel"));
 	else if (button == self->initrd_browse)
 		browse(self, self->initrd_entry, _("Choose the Initrd"));
+	else if (button == self->iso_browse)
+		browse(self, self->iso_entry, _("Choose the ISO Image"));
 	else
 		browse(self, self->disk_entry, _("Choose the Disk Image"));
 }
@@ -454,8 +526,14 @@ static void on_boot_source(GObject *row, GParamSpec *pspec, gpointer data)
 	(void)pspec;
 	guint boot = adw_combo_row_get_selected(self->boot_row);
 	gboolean disk = boot != BOOT_KERNEL;
-	gtk_widget_set_visible(GTK_WIDGET(self->disk_row), boot == BOOT_DISK);
-	gtk_widget_set_visible(GTK_WIDGET(self->new_disk_row), boot == BOOT_NEW_DISK);
+	gboolean kernel = firmware(self) == FW_KERNEL;
+	GtkWidget *kernel_rows[] = { GTK_WIDGET(self->boot_row), GTK_WIDGET(self->kernel_row),
+				     GTK_WIDGET(self->initrd_row), GTK_WIDGET(self->cmdline_row) };
+	for (gsize i = 0; i < G_N_ELEMENTS(kernel_rows); i++)
+		gtk_widget_set_visible(kernel_rows[i], kernel);
+	gtk_widget_set_visible(GTK_WIDGET(self->iso_row), firmware(self) == FW_UEFI_ISO);
+	gtk_widget_set_visible(GTK_WIDGET(self->disk_row), uses_disk(self));
+	gtk_widget_set_visible(GTK_WIDGET(self->new_disk_row), uses_new_disk(self));
 	/* Suggest the root= that goes with the disk, unless the user wrote one. */
 	const char *cmd = entry_text(self->cmdline_entry);
 	const char *disk_cmd = os_kinds[adw_combo_row_get_selected(self->os_row) %
@@ -487,6 +565,10 @@ static void on_os_kind(GObject *row, GParamSpec *pspec, gpointer data)
 		mem = MIN(mem, MAX(MIN_MEMORY_MIB, self->host_mib / 4));
 	gtk_spin_button_set_value(self->memory_spin, (double)mem);
 	gtk_spin_button_set_value(self->disk_size_spin, os_kinds[kind].disk_gib);
+	adw_combo_row_set_selected(self->firmware_row, os_kinds[kind].firmware);
+	gtk_widget_set_visible(GTK_WIDGET(self->note_row), os_kinds[kind].note != NULL);
+	if (os_kinds[kind].note)
+		adw_action_row_set_subtitle(self->note_row, _(os_kinds[kind].note));
 	/* The command line only while it is one this form suggested. */
 	const char *cmd = entry_text(self->cmdline_entry);
 	if (adw_combo_row_get_selected(self->boot_row) != BOOT_KERNEL &&
@@ -569,6 +651,7 @@ static void atoll_manager_new_domain_class_init(AtollManagerNewDomainClass *klas
 	BIND(cmdline_entry); BIND(memory_spin); BIND(vcpus_spin); BIND(kernel_browse);
 	BIND(initrd_browse); BIND(disk_browse); BIND(create_button); BIND(cancel_button);
 	BIND(label_button); BIND(os_row); BIND(new_disk_row); BIND(disk_size_spin);
+	BIND(firmware_row); BIND(iso_row); BIND(iso_entry); BIND(iso_browse); BIND(note_row);
 #undef BIND
 	gtk_widget_class_install_action(wc, "assistant.create", NULL, create_activated);
 	gtk_widget_class_add_binding_action(wc, GDK_KEY_Escape, 0, "window.close", NULL);
@@ -593,6 +676,9 @@ static void label_controls(AtollManagerNewDomain *self)
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, create_button), N_("Create the domain") },
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, cancel_button), N_("Cancel") },
 		{ G_STRUCT_OFFSET(AtollManagerNewDomain, disk_size_spin), N_("New disk size in GiB") },
+		{ G_STRUCT_OFFSET(AtollManagerNewDomain, iso_entry), N_("Installer ISO image path") },
+		{ G_STRUCT_OFFSET(AtollManagerNewDomain, iso_browse), N_("Choose the installer ISO image") },
+		{ G_STRUCT_OFFSET(AtollManagerNewDomain, firmware_row), N_("Firmware and boot") },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(labels); i++)
 		atoll_set_accessible_label(G_STRUCT_MEMBER(GtkWidget *, self, labels[i].offset),
@@ -617,12 +703,14 @@ static void atoll_manager_new_domain_init(AtollManagerNewDomain *self)
 	gtk_color_chooser_set_rgba(GTK_COLOR_CHOOSER(self->label_button), &rgba);
 
 	g_signal_connect(self->boot_row, "notify::selected", G_CALLBACK(on_boot_source), self);
+	g_signal_connect(self->firmware_row, "notify::selected", G_CALLBACK(on_boot_source), self);
 	g_signal_connect(self->os_row, "notify::selected", G_CALLBACK(on_os_kind), self);
-	GtkButton *buttons[] = { self->kernel_browse, self->initrd_browse, self->disk_browse };
+	GtkButton *buttons[] = { self->kernel_browse, self->initrd_browse, self->disk_browse,
+				 self->iso_browse };
 	for (gsize i = 0; i < G_N_ELEMENTS(buttons); i++)
 		g_signal_connect(buttons[i], "clicked", G_CALLBACK(on_browse), self);
 	GtkEntry *entries[] = { self->name_entry, self->kernel_entry, self->initrd_entry,
-				self->disk_entry, self->cmdline_entry };
+				self->disk_entry, self->cmdline_entry, self->iso_entry };
 	for (gsize i = 0; i < G_N_ELEMENTS(entries); i++)
 		g_signal_connect(entries[i], "changed", G_CALLBACK(on_edited), self);
 	label_controls(self);

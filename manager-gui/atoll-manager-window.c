@@ -245,13 +245,22 @@ static void on_event(SoupWebsocketConnection *ws, gint type, GBytes *message,
 	g_autoptr(JsonParser) parser = json_parser_new();
 	if (!json_parser_load_from_data(parser, text, (gssize)len, NULL))
 		return;
-	JsonNode *ev = json_parser_get_root(parser);
+	atoll_manager_window_handle_event(self, json_parser_get_root(parser));
+}
+
+void atoll_manager_window_handle_event(AtollManagerWindow *self, JsonNode *ev)
+{
 	const char *name = atoll_json_string(ev, "name", NULL);
 	const char *kind = atoll_json_string(ev, "type", "");
 	if (g_str_has_prefix(kind, "clone-")) {
 		clone_event(self, kind, ev);
 		return;
 	}
+	/* Host devices come and go, or move between domains: the Devices tab
+	 * follows (its "used by" column); the domain list too, below. */
+	if (g_str_equal(kind, "device-changed"))
+		atoll_manager_domain_details_device_changed(
+			ATOLL_MANAGER_DOMAIN_DETAILS(self->details), ev);
 	/* Many events may arrive together (a host shutdown): one list fetch
 	 * answers them all. */
 	if (!self->refresh_idle)

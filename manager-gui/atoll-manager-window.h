@@ -49,6 +49,8 @@ void atoll_manager_window_toast(AtollManagerWindow *self, const char *text);
 /* A toast with a button that activates @action ("win.undo-delete"). */
 void atoll_manager_window_toast_action(AtollManagerWindow *self, const char *text,
 				       const char *button, const char *action);
+/* What an event from atolld's /v1/events does (tests feed one here). */
+void atoll_manager_window_handle_event(AtollManagerWindow *self, JsonNode *ev);
 /* The text of the last toast shown (tests). */
 const char *atoll_manager_window_get_last_toast(AtollManagerWindow *self);
 

@@ -119,6 +119,15 @@ JsonNode *atoll_client_clone(AtollClient *client, const char *name,
 JsonNode *atoll_client_create_image(AtollClient *client, const char *file_name,
 				    guint64 size_mib, GError **error);
 
+/* POST /v1/domains/NAME/usb {"host": SPEC} (attach) or DELETE
+ * /v1/domains/NAME/usb/SPEC (detach) on a running domain; SPEC is
+ * "VID:PID" or a port path "1-2.3".  Finish with
+ * atoll_client_request_finish(). */
+void atoll_client_usb_attach_async(AtollClient *client, const char *name,
+				   const char *spec, gboolean attach,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback, gpointer user_data);
+
 /* The array in a list reply: the reply itself when it is an array, else
  * its member `member` ({"domains": [...]}).  NULL if neither. */
 JsonArray *atoll_client_reply_array(JsonNode *reply, const char *member);

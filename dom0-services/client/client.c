@@ -422,6 +422,28 @@ char *atoll_client_domain_path(const char *name, const char *suffix)
 	return g_strconcat("/v1/domains/", escaped, suffix, NULL);
 }
 
+void atoll_client_usb_attach_async(AtollClient *client, const char *name,
+				   const char *spec, gboolean attach,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback, gpointer user_data)
+{
+	if (attach) {
+		g_autofree char *path = atoll_client_domain_path(name, "/usb");
+		g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
+		JsonObject *o = json_object_new();
+		json_object_set_string_member(o, "host", spec);
+		json_node_take_object(body, o);
+		atoll_client_request_async(client, "POST", path, body, cancellable,
+					   callback, user_data);
+		return;
+	}
+	g_autofree char *escaped = g_uri_escape_string(spec, NULL, FALSE);
+	g_autofree char *suffix = g_strconcat("/usb/", escaped, NULL);
+	g_autofree char *path = atoll_client_domain_path(name, suffix);
+	atoll_client_request_async(client, "DELETE", path, NULL, cancellable, callback,
+				   user_data);
+}
+
 JsonNode *atoll_client_list_domains(AtollClient *client, GError **error)
 {
 	return atoll_client_request(client, "GET", "/v1/domains", NULL, NULL, error);
