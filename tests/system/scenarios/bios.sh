@@ -83,6 +83,9 @@ stop_vmm none
 vmm_start vga --name vga --memory 256 --firmware bios --gpu bochs --spice "unix:$W/vga.spice"
 if wait_for vga 'No bootable device' 90; then
 	rm -f "$W/c.in"; mkfifo "$W/c.in"
+	# The client's shell opens c.out only once the FIFO has a writer:
+	# create it first so ask() never counts lines of a missing file.
+	: > "$W/c.out"; : > "$W/c.err"
 	/usr/local/bin/spice-test-client --timeout-ms 30000 --unix "$W/vga.spice" < "$W/c.in" > "$W/c.out" 2> "$W/c.err" &
 	CPID=$!
 	exec 8> "$W/c.in"

@@ -62,6 +62,8 @@ if boot shell 'Shell>' "$BOOT_LIMIT" --memory 256 --firmware uefi \
 		ok "the shell banner is on the serial console" ||
 		fail "no 'UEFI Interactive Shell' banner on serial"
 	rm -f "$W/c.in"; mkfifo "$W/c.in"
+	# the client's redirections happen only once the FIFO has a writer
+	: > "$W/c.out"; : > "$W/c.err"
 	/usr/local/bin/spice-test-client --timeout-ms 30000 --unix "$W/shell.spice" < "$W/c.in" > "$W/c.out" 2> "$W/c.err" &
 	CPID=$!
 	exec 8> "$W/c.in"
