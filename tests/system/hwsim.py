@@ -114,6 +114,7 @@ class Context:
         if args.vmm and args.vmm != 'qemu':
             self.build = os.path.dirname(os.path.dirname(os.path.abspath(args.vmm)))
         self.fails = []
+        self.retries = []
         self.qmp_path = os.path.join(tmp, 'qmp.sock')
         self.host_path = os.path.join(tmp, 'host.sock')
         self._qmp = None
@@ -197,6 +198,7 @@ class Context:
         for c in (self._qmp and self._qmp[0], self._host):
             if c:
                 c.close()
+        self._qmp = self._host = None
 
 
 # Scenarios that run the toolstack (atolld, atoll, atoll-vmmctl) in dom0;
@@ -659,17 +661,22 @@ def qemu_argv(kernel_path, initrd_path, append, smp, mem=2048, extra=(), machine
 FEATURE_WARN = re.compile(r"TCG doesn't support requested feature")
 
 
-def _pump(proc, lf, lines, start, timeout, on_line):
-    """Copy the outer serial to logfile and stdout line by line; True on timeout."""
+def _pump(proc, lf, lines, start, timeout, on_line, silence=None):
+    """Copy the outer serial to logfile and stdout line by line; True on
+    timeout, 'silent' when no line came for `silence` seconds."""
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     buf = b''
+    last = time.monotonic()
     while True:
         left = timeout - (time.monotonic() - start)
         if left <= 0:
             return True
+        if silence and time.monotonic() - last > silence:
+            return 'silent'
         if not sel.select(min(left, 1.0)):
             continue
+        last = time.monotonic()
         chunk = os.read(proc.stdout.fileno(), 65536)
         if not chunk:
             return False
@@ -688,11 +695,12 @@ def _pump(proc, lf, lines, start, timeout, on_line):
                 on_line(line)
 
 
-def run_outer(argv, logfile, timeout, on_line=None, serial=True):
+def run_outer(argv, logfile, timeout, on_line=None, serial=True, silence=None):
     """Run the outer QEMU with its serial on a pipe, tee to logfile+stdout
     (serial=False: argv already has '-serial stdio' where it wants it).
 
-    Returns (exit status or None on timeout, list of serial lines)."""
+    Returns (exit status, None on timeout or 'silent' when the serial said
+    nothing for `silence` seconds; list of serial lines)."""
     lines = []
     start = time.monotonic()
     with open(logfile, 'w') as lf:
@@ -701,7 +709,7 @@ def run_outer(argv, logfile, timeout, on_line=None, serial=True):
                                 stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            timed_out = _pump(proc, lf, lines, start, timeout, on_line)
+            timed_out = _pump(proc, lf, lines, start, timeout, on_line, silence)
             if not timed_out:
                 try:
                     proc.wait(timeout=10)  # serial closed: QEMU is exiting
@@ -713,6 +721,9 @@ def run_outer(argv, logfile, timeout, on_line=None, serial=True):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        if timed_out == 'silent':
+            lf.write(f'# SILENT: no serial output for {silence} s; outer QEMU killed\n')
+            return 'silent', lines
         if timed_out:
             lf.write(f'# TIMEOUT after {timeout} s\n')
             return None, lines
@@ -840,8 +851,29 @@ def cmd_run(args):
                     ctx.reply('ERROR ' + str(e).replace('\n', ' '))
                 except OSError:
                     pass
+        # The emulated machine itself now and then stops dead (dom0's own
+        # watchdogs fall silent too; docs/hwsim.md, Known limits).  A run
+        # whose serial says nothing for `silence` seconds is killed and run
+        # once more, reported as a retry; its log is kept as NAME.stalled.log.
+        silence = int(os.environ.get('ATOLL_HWSIM_SILENCE', plugin.get('SILENCE', 150)))
         t0 = time.monotonic()
-        rc, lines = run_outer(argv, logfile, timeout, on_line, serial=False)
+        for attempt in (1, 2):
+            rc, lines = run_outer(argv, logfile, timeout, on_line, serial=False,
+                                  silence=silence)
+            if rc != 'silent' or attempt == 2:
+                break
+            stalled = logfile[:-len('.log')] + '.stalled.log'
+            os.replace(logfile, stalled)
+            retry = (f'the outer machine printed nothing for {silence} s and was killed '
+                     f'(emulator stall; log kept as {stalled}); running the scenario once more')
+            log(f'scenario {args.scenario}: RETRY: {retry}')
+            ctx.close()
+            ctx.fails = []
+            ctx.retries.append(retry)
+        if rc == 'silent':
+            rc = 'stalled twice'
+            lines.append(f'HWSIM: FAIL: the outer machine printed nothing for {silence} s, '
+                         f'twice (see {logfile} and its .stalled.log)')
         took = time.monotonic() - t0
     finally:
         ctx.close()
@@ -853,7 +885,8 @@ def cmd_run(args):
         fails.append(f'timed out after {timeout} s (see {logfile})')
     elif not passed and not fails:
         fails.append(f'dom0 stopped (outer QEMU exit {rc}) without a result; see {logfile}')
-    for r in (l.split('HWSIM: RETRY', 1)[1].strip() for l in lines if 'HWSIM: RETRY' in l):
+    retries = [l.split('HWSIM: RETRY', 1)[1].strip() for l in lines if 'HWSIM: RETRY' in l]
+    for r in ctx.retries + retries:
         log(f'scenario {args.scenario}: RETRIED {r}')
     if fails or not passed:
         log(f'scenario {args.scenario}: FAIL after {took:.0f} s')
