@@ -49,7 +49,12 @@ QEMU_FIRMWARE = ['/usr/share/seabios/bios-256k.bin',
 # Scenarios: name -> (outer vCPUs, seconds the whole dom0 run may take).
 SCENARIOS = {
     'boot': (1, 300),
-    'smp': (2, 360),
+    # smp: a 2-vCPU domU on a 1-vCPU dom0 (its vCPU threads share the core).
+    # With the outer machine at -smp 2, multi-threaded TCG's emulated SVM
+    # triple-faulted or stalled nested guests in 2 of 2 CI runs
+    # (docs/hwsim.md, Known limits); the domU's SMP bring-up (MADT, INIT/SIPI,
+    # topology) is what this scenario proves, and it needs no second host CPU.
+    'smp': (1, 360),
     'blk': (1, 360),
     'net': (1, 360),
     'lifecycle': (1, 900),
