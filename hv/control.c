@@ -237,8 +237,8 @@ static const char *run_command(struct vm *vm, const char *cmd, JsonObject *req,
 			json_builder_add_string_value(b, uri);
 		else
 			json_builder_add_null_value(b);
-	} else if (!strncmp(cmd, "usb-", 4) && (!strcmp(cmd + 4, "attach") ||
-		   !strcmp(cmd + 4, "detach") || !strcmp(cmd + 4, "list"))) {
+	} else if (!strcmp(cmd, "usb-attach") || !strcmp(cmd, "usb-detach") ||
+		   !strcmp(cmd, "usb-list")) {
 		return usb_command(cmd, req, b);
 	} else if (!strcmp(cmd, "reboot")) {
 		log_info("control: resetting the domain");
