@@ -26,6 +26,7 @@
 #include "control.h"
 #include "devices/bochs_display.h"
 #include "devices/i8042.h"
+#include "devices/lpc.h"
 #include "hyperv.h"
 #include "irq.h"
 #include "log.h"
@@ -627,6 +628,7 @@ void vm_destroy(struct vm *vm)
 	i8042_destroy(vm);
 	uefi_destroy(vm);
 	bios_destroy(vm);
+	q35_destroy(vm);
 	acpi_pm_destroy(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);

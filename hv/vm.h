@@ -56,6 +56,7 @@ struct vm {
 	struct kvm_cpuid2 *cpuid;      /* KVM_GET_SUPPORTED_CPUID */
 	uint32_t crash_vcpu;           /* which vCPU reported the crash */
 	void *acpi_pm;                 /* struct acpi_pm *, for the power button */
+	void *lpc;                     /* struct lpc *, firmware domains (devices/lpc.c) */
 	struct control *control;       /* control socket, NULL without --control */
 	struct xhci *xhci;             /* USB controller, NULL without --xhci/--usb */
 	const char *serial_path;       /* the serial console's pty/socket, or NULL */

@@ -158,5 +158,12 @@ int q35_create(struct vm *vm)
 		free(lpc);
 		return ret;
 	}
+	vm->lpc = lpc;
 	return 0;
+}
+
+void q35_destroy(struct vm *vm)
+{
+	free(vm->lpc);
+	vm->lpc = NULL;
 }

@@ -33,6 +33,8 @@ struct pci_device;
 /* Make the host bridge a Q35 MCH for firmware: ECAM off until the
  * firmware programs PCIEXBAR, and the LPC bridge at 00:1f.0. */
 int q35_create(struct vm *vm);
+/* Frees what q35_create made (with the other devices, at VM teardown). */
+void q35_destroy(struct vm *vm);
 /* The MCH register write hook (exposed for tests). */
 void q35_mch_cfg_write(struct pci_device *dev, uint32_t off, uint32_t len, uint32_t val);
 

@@ -95,6 +95,7 @@ static void test_q35(void)
 	g_assert_cmpint(atomic_load(&vm.exit_reason), ==, VM_EXIT_REBOOT);
 	/* The CF8 address register still only takes dwords. */
 	g_assert_cmphex(cfg_read(&vm, 0, 0, 4), ==, 0x29c08086);
+	q35_destroy(&vm);
 	acpi_pm_destroy(&vm);
 	testvm_destroy(&vm);
 }
