@@ -585,14 +585,6 @@ static AdwActionRow *row_for_field(AtollManagerDomainDetails *self, const char *
 	return NULL;
 }
 
-/* The message without its "field: " prefix, which the row already says. */
-static const char *strip_field(const char *message, const char *field)
-{
-	gsize n = field ? strlen(field) : 0;
-	if (n && g_str_has_prefix(message, field) && g_str_has_prefix(message + n, ": "))
-		return message + n + 2;
-	return message;
-}
 
 static gboolean validate_path(AdwActionRow *row, GtkEntry *entry, gboolean required)
 {
@@ -705,7 +697,7 @@ static void put_done(GObject *src, GAsyncResult *res, gpointer data)
 		const char *field = atoll_client_error_get_field(error);
 		AdwActionRow *row = row_for_field(self, field);
 		if (row)
-			atoll_field_row_set_error(row, strip_field(error->message, field));
+			atoll_field_row_set_error(row, atoll_manager_strip_field(error->message, field));
 		g_autofree char *prefix = g_strdup_printf(_("Could not save “%s”"), l->name);
 		toast(self, prefix, error);
 	} else {

@@ -126,13 +126,6 @@ static AdwActionRow *row_for_field(AtollManagerNewDomain *self, const char *fiel
 	return NULL;
 }
 
-static const char *strip_field(const char *message, const char *field)
-{
-	gsize n = field ? strlen(field) : 0;
-	if (n && g_str_has_prefix(message, field) && g_str_has_prefix(message + n, ": "))
-		return message + n + 2;
-	return message;
-}
 
 /* ---- validation ---- */
 
@@ -320,7 +313,7 @@ static void define_done(GObject *src, GAsyncResult *res, gpointer data)
 		if (!row && g_error_matches(error, ATOLL_CLIENT_ERROR, ATOLL_CLIENT_ERROR_CONFLICT))
 			row = self->name_row;
 		if (row) {
-			atoll_field_row_set_error(row, strip_field(error->message, field));
+			atoll_field_row_set_error(row, atoll_manager_strip_field(error->message, field));
 			gtk_widget_grab_focus(GTK_WIDGET(row));
 		} else {
 			g_autofree char *msg = g_strdup_printf(_("atolld refused the domain: %s"),
@@ -364,7 +357,7 @@ static void image_done(GObject *src, GAsyncResult *res, gpointer data)
 		AdwActionRow *row = g_strcmp0(field, "size_mib") == 0 ? self->new_disk_row :
 				    self->name_row;
 		g_autofree char *msg = g_strdup_printf(_("Could not create the disk: %s"),
-			error ? strip_field(error->message, field) : _("atolld sent no path"));
+			error ? atoll_manager_strip_field(error->message, field) : _("atolld sent no path"));
 		atoll_field_row_set_error(row, msg);
 		gtk_widget_grab_focus(GTK_WIDGET(row));
 		return;

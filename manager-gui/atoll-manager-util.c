@@ -131,3 +131,11 @@ void atoll_set_accessible_label(GtkWidget *widget, const char *label)
 	gtk_accessible_update_property(GTK_ACCESSIBLE(widget),
 				       GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
 }
+
+const char *atoll_manager_strip_field(const char *message, const char *field)
+{
+	gsize n = field ? strlen(field) : 0;
+	if (n && g_str_has_prefix(message, field) && g_str_has_prefix(message + n, ": "))
+		return message + n + 2;
+	return message;
+}

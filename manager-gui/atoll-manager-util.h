@@ -33,4 +33,8 @@ const char *atoll_field_row_get_error(AdwActionRow *row);
 /* Sets the accessible label of @widget (every control gets one). */
 void atoll_set_accessible_label(GtkWidget *widget, const char *label);
 
+/* An atolld error message without its "field: " prefix, for showing it on
+ * the row that already names the field. */
+const char *atoll_manager_strip_field(const char *message, const char *field);
+
 G_END_DECLS
